@@ -1,0 +1,39 @@
+# Compiles nsbox and nsbox-init with musl-gcc. build.sh prepares the static third-party
+# libraries (DEPS) and kernel headers (KHDR) first and calls this with them set.
+CC := musl-gcc
+OUT := out
+DEPS ?= $(error DEPS is not set: run ./build.sh)
+KHDR ?= $(error KHDR is not set: run ./build.sh)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wvla -Wformat=2 -Wmissing-prototypes \
+        -Wno-unused-parameter
+CFLAGS := -std=gnu11 -Os -g0 $(WARN) -ffunction-sections -fdata-sections \
+          -fno-asynchronous-unwind-tables -MMD -MP -D_GNU_SOURCE \
+          -isystem $(KHDR) -I$(DEPS)/include
+LDFLAGS := -static -s -Wl,--gc-sections
+
+INIT_SRC := $(wildcard init/*.c)
+INIT_OBJ := $(INIT_SRC:%.c=$(OUT)/obj/%.o)
+RT_SRC := $(wildcard runtime/*.c)
+RT_OBJ := $(RT_SRC:%.c=$(OUT)/obj/%.o) $(OUT)/obj/runtime/init_blob.o
+RT_LIBS := -L$(DEPS)/lib -larchive -lzstd -lz -lseccomp -lcap
+
+.PHONY: all
+all: $(OUT)/nsbox $(OUT)/nsbox-init
+
+$(OUT)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# The init is embedded in nsbox as raw bytes; nsbox runs it from a sealed memfd.
+$(OUT)/obj/runtime/init_blob.o: runtime/init_blob.S $(OUT)/nsbox-init
+	@mkdir -p $(dir $@)
+	$(CC) -c -DINIT_PATH='"$(OUT)/nsbox-init"' $< -o $@
+
+$(OUT)/nsbox-init: $(INIT_OBJ)
+	$(CC) $(LDFLAGS) $^ -o $@
+
+$(OUT)/nsbox: $(RT_OBJ)
+	$(CC) $(LDFLAGS) $^ $(RT_LIBS) -o $@
+
+-include $(INIT_OBJ:.o=.d) $(RT_OBJ:.o=.d)
