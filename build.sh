@@ -20,8 +20,9 @@ BUILD_PKGS=(
   "dpkg-dev:dpkg-source"
   "linux-libc-dev:/usr/include/linux/sched.h"
   "gperf:gperf"
-  "pkgconf:pkg-config"
   "xz-utils:xz"
+  "bzip2:bzip2"
+  "patch:patch"
   "ca-certificates:/etc/ssl/certs"
 )
 IMAGE_PKGS=("busybox-static:/bin/busybox")

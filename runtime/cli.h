@@ -1,0 +1,18 @@
+/* The command-line front end: each `nsbox COMMAND` parses its options into a config or a
+ * request and calls the runtime. Each returns the process exit status. */
+#ifndef NSBOX_CLI_H
+#define NSBOX_CLI_H
+
+struct cli_globals {
+  const char *root; /* --root DIR, or NULL */
+};
+
+int cmd_run(const struct cli_globals *g, int argc, char **argv);
+int cmd_ps(const struct cli_globals *g, int argc, char **argv);
+int cmd_rm(const struct cli_globals *g, int argc, char **argv);
+int cmd_image(const struct cli_globals *g, int argc, char **argv);
+
+/* "nsbox: msg" for a usage error; returns 125. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,349 @@
+/* nsbox run: options -> struct nsbox_config -> container_run(). */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "config.h"
+#include "container.h"
+#include "image.h"
+#include "store.h"
+#include "util.h"
+
+static const char run_usage[] =
+    "Usage: nsbox run [OPTIONS] IMAGE [CMD [ARG...]]\n"
+    "       nsbox run [OPTIONS] --rootfs DIR [CMD [ARG...]]\n"
+    "\n"
+    "  --name NAME               name the container (unique per user)\n"
+    "  --rm                      remove the container when it exits\n"
+    "  -e, --env KEY[=VAL]       set an environment variable (KEY alone: the host's value)\n"
+    "      --env-file FILE       read KEY=VAL lines\n"
+    "  -w, --workdir DIR         working directory inside the container\n"
+    "  -u, --user USER[:GROUP]   run as this user (name or number)\n"
+    "      --hostname NAME       the container's hostname\n"
+    "  -v, --volume HOST:CTR[:ro]  bind-mount a host path\n"
+    "      --tmpfs PATH[:OPTS]   mount a tmpfs\n"
+    "      --read-only           mount the root filesystem read-only\n"
+    "      --network none|host   network namespace (default none)\n"
+    "      --entrypoint CMD      run CMD with the arguments after IMAGE\n"
+    "      --no-init             run the command itself as PID 1\n"
+    "      --rootfs DIR          use DIR as the root filesystem, no image\n";
+
+static const char *const default_env[] = {
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "TERM=xterm",
+    "container=nsbox",
+};
+
+struct strv {
+  char **v;
+  size_t n;
+};
+
+static void strv_push(struct strv *s, char *item) {
+  s->v = xrealloc(s->v, (s->n + 2) * sizeof(char *));
+  s->v[s->n++] = item;
+  s->v[s->n] = NULL;
+}
+
+/* Sets KEY=VAL, replacing an earlier value of KEY. */
+static void env_set(struct strv *env, char *kv) {
+  size_t kl = strcspn(kv, "=");
+  for (size_t i = 0; i < env->n; i++)
+    if (strncmp(env->v[i], kv, kl) == 0 && env->v[i][kl] == '=') {
+      env->v[i] = kv;
+      return;
+    }
+  strv_push(env, kv);
+}
+
+static int env_add(struct strv *env, const char *spec, const char *origin) {
+  const char *eq = strchr(spec, '=');
+  if (spec[0] == '\0' || spec[0] == '=')
+    return cli_usage_error("invalid environment variable \"%s\" in %s", spec, origin);
+  if (eq) {
+    env_set(env, xstrdup(spec));
+    return 0;
+  }
+  /* KEY alone passes the host's value, if there is one (as docker does). */
+  const char *v = getenv(spec);
+  if (v)
+    env_set(env, xasprintf("%s=%s", spec, v));
+  return 0;
+}
+
+static int env_file(struct strv *env, const char *path) {
+  cleanup_free char *data = NULL;
+  ssize_t r = read_file_at(AT_FDCWD, path, &data);
+  if (r < 0) {
+    errno = (int)-r;
+    return cli_usage_error("--env-file %s: %s", path, strerror(errno));
+  }
+  char *save = NULL;
+  for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    while (*line == ' ' || *line == '\t')
+      line++;
+    size_t l = strlen(line);
+    if (l > 0 && line[l - 1] == '\r')
+      line[--l] = '\0';
+    if (*line == '\0' || *line == '#')
+      continue;
+    if (env_add(env, line, path) != 0)
+      return 125;
+  }
+  return 0;
+}
+
+static bool valid_name(const char *n) {
+  if (!((*n >= 'a' && *n <= 'z') || (*n >= 'A' && *n <= 'Z') || (*n >= '0' && *n <= '9')))
+    return false;
+  for (const char *p = n; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+          strchr("_.-", *p)))
+      return false;
+  return strlen(n) <= 128;
+}
+
+static int add_volume(struct nsbox_config *c, const char *spec) {
+  cleanup_free char *s = xstrdup(spec);
+  char *dst = strchr(s, ':');
+  if (dst == NULL || dst == s)
+    return cli_usage_error("--volume %s: expected HOST-PATH:CONTAINER-PATH[:ro]", spec);
+  *dst++ = '\0';
+  char *mode = strchr(dst, ':');
+  bool ro = false;
+  if (mode) {
+    *mode++ = '\0';
+    if (strcmp(mode, "ro") == 0)
+      ro = true;
+    else if (strcmp(mode, "rw") != 0)
+      return cli_usage_error("--volume %s: unknown option \"%s\" (ro or rw)", spec, mode);
+  }
+  if (s[0] != '/' && s[0] != '.')
+    return cli_usage_error("--volume %s: named volumes are not supported; give a host path",
+                           spec);
+  if (dst[0] != '/')
+    return cli_usage_error("--volume %s: the container path must be absolute", spec);
+  char abs[PATH_MAX];
+  if (realpath(s, abs) == NULL)
+    return cli_usage_error("--volume %s: %s: %s", spec, s, strerror(errno));
+  c->mounts = xrealloc(c->mounts, (c->n_mounts + 1) * sizeof(*c->mounts));
+  c->mounts[c->n_mounts++] = (struct nsbox_mount){
+      .kind = MOUNT_BIND, .source = xstrdup(abs), .destination = xstrdup(dst), .readonly = ro};
+  return 0;
+}
+
+static int add_tmpfs(struct nsbox_config *c, const char *spec) {
+  cleanup_free char *s = xstrdup(spec);
+  char *opts = strchr(s, ':');
+  if (opts)
+    *opts++ = '\0';
+  if (s[0] != '/')
+    return cli_usage_error("--tmpfs %s: the path must be absolute", spec);
+  c->mounts = xrealloc(c->mounts, (c->n_mounts + 1) * sizeof(*c->mounts));
+  c->mounts[c->n_mounts++] = (struct nsbox_mount){
+      .kind = MOUNT_TMPFS,
+      .destination = xstrdup(s),
+      .options = xasprintf("mode=1777%s%s", opts ? "," : "", opts ? opts : "")};
+  return 0;
+}
+
+enum {
+  OPT_NAME = 256,
+  OPT_RM,
+  OPT_ENV_FILE,
+  OPT_HOSTNAME,
+  OPT_TMPFS,
+  OPT_READ_ONLY,
+  OPT_NETWORK,
+  OPT_ENTRYPOINT,
+  OPT_NO_INIT,
+  OPT_ROOTFS,
+};
+
+/* Fills c from argv; returns 0, or the exit status for a usage error (already printed). */
+static int parse_run(struct nsbox_config *c, int argc, char **argv, const char **entrypoint) {
+  static const struct option opts[] = {
+      {"name", required_argument, NULL, OPT_NAME},
+      {"rm", no_argument, NULL, OPT_RM},
+      {"env", required_argument, NULL, 'e'},
+      {"env-file", required_argument, NULL, OPT_ENV_FILE},
+      {"workdir", required_argument, NULL, 'w'},
+      {"user", required_argument, NULL, 'u'},
+      {"hostname", required_argument, NULL, OPT_HOSTNAME},
+      {"volume", required_argument, NULL, 'v'},
+      {"tmpfs", required_argument, NULL, OPT_TMPFS},
+      {"read-only", no_argument, NULL, OPT_READ_ONLY},
+      {"network", required_argument, NULL, OPT_NETWORK},
+      {"net", required_argument, NULL, OPT_NETWORK},
+      {"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},
+      {"no-init", no_argument, NULL, OPT_NO_INIT},
+      {"rootfs", required_argument, NULL, OPT_ROOTFS},
+      {"interactive", no_argument, NULL, 'i'},
+      {"help", no_argument, NULL, 'h'},
+      {0},
+  };
+  struct strv user_env = {0}, env_files = {0};
+  opterr = 0;
+  int o, r;
+  while ((o = getopt_long(argc, argv, "+e:w:u:v:ih", opts, NULL)) != -1) {
+    switch (o) {
+    case OPT_NAME:
+      if (!valid_name(optarg))
+        return cli_usage_error("--name %s: use letters, digits, '_', '.' and '-'", optarg);
+      c->name = xstrdup(optarg);
+      break;
+    case OPT_RM:
+      c->remove = true;
+      break;
+    case 'e':
+      strv_push(&user_env, optarg);
+      break;
+    case OPT_ENV_FILE:
+      strv_push(&env_files, optarg);
+      break;
+    case 'w':
+      if (optarg[0] != '/')
+        return cli_usage_error("--workdir %s: must be an absolute path", optarg);
+      c->process.cwd = xstrdup(optarg);
+      break;
+    case 'u':
+      if (optarg[0] == '\0' || optarg[0] == ':')
+        return cli_usage_error("--user \"%s\": expected USER[:GROUP]", optarg);
+      c->process.user = xstrdup(optarg);
+      break;
+    case OPT_HOSTNAME:
+      if (optarg[0] == '\0' || strlen(optarg) > 64)
+        return cli_usage_error("--hostname \"%s\": must be 1 to 64 characters", optarg);
+      c->hostname = xstrdup(optarg);
+      break;
+    case 'v':
+      if ((r = add_volume(c, optarg)) != 0)
+        return r;
+      break;
+    case OPT_TMPFS:
+      if ((r = add_tmpfs(c, optarg)) != 0)
+        return r;
+      break;
+    case OPT_READ_ONLY:
+      c->root.readonly = true;
+      break;
+    case OPT_NETWORK:
+      if (strcmp(optarg, "none") == 0)
+        c->network = NET_NONE;
+      else if (strcmp(optarg, "host") == 0)
+        c->network = NET_HOST;
+      else
+        return cli_usage_error("--network %s: unknown mode (none or host)", optarg);
+      break;
+    case OPT_ENTRYPOINT:
+      *entrypoint = optarg;
+      break;
+    case OPT_NO_INIT:
+      c->process.no_init = true;
+      break;
+    case OPT_ROOTFS: {
+      char abs[PATH_MAX];
+      struct stat st;
+      if (realpath(optarg, abs) == NULL || stat(abs, &st) < 0)
+        return cli_usage_error("--rootfs %s: %s", optarg, strerror(errno));
+      if (!S_ISDIR(st.st_mode))
+        return cli_usage_error("--rootfs %s: not a directory", optarg);
+      c->root.path = xstrdup(abs);
+      break;
+    }
+    case 'i':
+      break; /* stdin is always passed through */
+    case 'h':
+      fputs(run_usage, stdout);
+      return -1;
+    default:
+      if (optopt && optopt < 256 && strchr("ewuv", optopt))
+        return cli_usage_error("run: option -%c needs a value", optopt);
+      return cli_usage_error("run: unknown option %s (see nsbox run --help)",
+                             argv[optind - 1]);
+    }
+  }
+  random_hex_id(c->id);
+  if (c->hostname == NULL)
+    c->hostname = xstrndup(c->id, 12);
+  /* Defaults, then files, then -e, whatever the order on the command line (docker's). */
+  struct strv env = {0};
+  for (size_t i = 0; i < ARRAY_SIZE(default_env); i++)
+    strv_push(&env, xstrdup(default_env[i]));
+  strv_push(&env, xasprintf("HOSTNAME=%s", c->hostname));
+  for (size_t i = 0; i < env_files.n; i++)
+    if ((r = env_file(&env, env_files.v[i])) != 0)
+      return r;
+  for (size_t i = 0; i < user_env.n; i++)
+    if ((r = env_add(&env, user_env.v[i], "--env")) != 0)
+      return r;
+  free(user_env.v);
+  free(env_files.v);
+
+  if (c->root.path == NULL) {
+    if (optind >= argc)
+      return cli_usage_error("run: no image given (nsbox run IMAGE [CMD...] or --rootfs DIR)");
+    c->image = xstrdup(argv[optind++]);
+  }
+  struct strv args = {0};
+  if (*entrypoint) {
+    if (**entrypoint == '\0')
+      return cli_usage_error("--entrypoint: must not be empty");
+    strv_push(&args, (char *)*entrypoint);
+  }
+  for (int i = optind; i < argc; i++)
+    strv_push(&args, argv[i]);
+  if (args.n == 0)
+    strv_push(&args, "/bin/sh"); /* images of this format carry no default command */
+  c->process.args = args.v;
+  c->process.env = env.v;
+  return 0;
+}
+
+int cmd_run(const struct cli_globals *g, int argc, char **argv) {
+  struct nsbox_config c = {0};
+  const char *entrypoint = NULL;
+  int r = parse_run(&c, argc, argv, &entrypoint);
+  if (r != 0)
+    return r < 0 ? 0 : r;
+
+  struct nsbox_store s;
+  nsbox_error_t err = {0};
+  if (store_open(&s, g->root, &err) < 0)
+    goto fail;
+  c.userns = s.rootless;
+  c.idmaps = s.idmaps;
+  char image_id[65];
+  if (c.image) {
+    if (image_resolve(&s, c.image, image_id, &c.root.lowerdir, &err) < 0)
+      goto fail;
+    c.image_id = image_id;
+  }
+  if (container_create(&s, &c, &err) < 0)
+    goto fail;
+  int status = container_run(&s, &c, &err);
+  nsbox_error_t ignored = {0};
+  if (status < 0 && err.exit_code == 125) {
+    /* Nothing ran: leave nothing behind. */
+    container_remove(&s, c.id, &ignored);
+    goto fail;
+  }
+  if (c.remove) {
+    container_remove(&s, c.id, &ignored);
+  } else {
+    container_set_exited(&s, c.id, status < 0 ? err.exit_code : status, &ignored);
+    cleanup_free char *rundir = xasprintf("%s/%s", s.run, c.id);
+    rm_rf_at(AT_FDCWD, rundir);
+  }
+  if (status >= 0)
+    return status;
+fail:
+  nsbox_print_error(&err);
+  return err.exit_code ? err.exit_code : 125;
+}

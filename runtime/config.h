@@ -1,0 +1,62 @@
+/* The one description of a container, shaped after the OCI runtime spec's config.json:
+ * process, root, mounts, namespaces, id mappings, hostname. Front ends (the `nsbox run`
+ * CLI today, an OCI create/start CLI later) only fill it; the runtime only reads it. */
+#ifndef NSBOX_CONFIG_H
+#define NSBOX_CONFIG_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* OCI process: what runs, as whom, where. */
+struct nsbox_process {
+  char **args;     /* NULL-terminated argv; args[0] is looked up in the container's PATH */
+  char **env;      /* NULL-terminated KEY=VALUE list, built, never inherited */
+  char *cwd;       /* absolute path inside the container */
+  char *user;      /* "UID[:GID]" or "NAME[:GROUP]" as given, resolved inside; NULL = 0:0 */
+  bool no_init;    /* exec args directly as PID 1 instead of under nsbox-init */
+};
+
+enum nsbox_mount_kind { MOUNT_BIND, MOUNT_TMPFS };
+
+/* OCI mounts[]: one extra mount inside the container, resolved inside its root. */
+struct nsbox_mount {
+  enum nsbox_mount_kind kind;
+  char *source;      /* host path for MOUNT_BIND */
+  char *destination; /* absolute path inside the container */
+  bool readonly;
+  char *options;     /* tmpfs data ("size=64m,mode=1777"), may be NULL */
+};
+
+#include "userns.h"
+
+enum nsbox_network { NET_NONE, NET_HOST };
+
+/* OCI root plus nsbox's way of building it: an overlay of the image over a private upper
+ * dir, or a plain directory used as it is. */
+struct nsbox_root {
+  char *lowerdir; /* image rootfs (overlay) or NULL */
+  char *upperdir, *workdir, *mergeddir;
+  char *path;     /* --rootfs DIR; NULL when overlay is used */
+  bool readonly;
+};
+
+struct nsbox_config {
+  char id[65];
+  char *name;
+  char *image;    /* image reference as given, for ps; NULL with --rootfs */
+  char *image_id; /* the image's id, so `image rm` knows it is in use */
+  struct nsbox_process process;
+  struct nsbox_root root;
+  struct nsbox_mount *mounts;
+  size_t n_mounts;
+  char *hostname;
+  enum nsbox_network network;
+  bool userns; /* rootless: run in a new user namespace with idmaps */
+  struct nsbox_idmaps idmaps;
+  /* Files bind-mounted over /etc/hostname, /etc/hosts and /etc/resolv.conf. */
+  char *etc_dir;
+  bool remove; /* --rm */
+};
+
+
+#endif

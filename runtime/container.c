@@ -1,0 +1,304 @@
+/* See container.h.
+ *
+ * Parent                               Child (clone: new user?, mount, pid, uts, ipc, net?,
+ *                                       cgroup namespaces; PID 1 of its PID namespace)
+ * blocks forwardable signals
+ * ns_spawn ------- maps written -----> mounts the root, /proc, /sys, /dev, /etc files,
+ *                                       volumes; pivot_root; hostname; lo up; user; cwd
+ *          <------ error message ----- (on failure, then _exit)
+ *          <------ EOF on exec ------- execveat(sealed memfd of nsbox-init) or the command
+ * forwards signals, waits, returns the status. */
+#include "container.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <net/if.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "initmem.h"
+#include "mounts.h"
+#include "rootfs.h"
+#include "syscalls.h"
+#include "userns.h"
+#include "util.h"
+
+extern char **environ;
+
+struct child_ctx {
+  const struct nsbox_config *c;
+  int sock;   /* child's end of the error channel */
+  int initfd; /* sealed memfd of nsbox-init, -1 with --no-init */
+  sigset_t orig_mask;
+};
+
+/* The signals nsbox run passes on: every catchable one but SIGCHLD, which is ours, and the
+ * fault signals, which only ever concern nsbox itself. */
+static void forward_set(sigset_t *set) {
+  sigemptyset(set);
+  for (int s = 1; s < 32; s++) {
+    if (s == SIGKILL || s == SIGSTOP || s == SIGSEGV || s == SIGBUS || s == SIGFPE ||
+        s == SIGILL || s == SIGTRAP || s == SIGSYS)
+      continue;
+    sigaddset(set, s);
+  }
+}
+
+static int loopback_up(nsbox_error_t *err) {
+  cleanup_close int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return nsbox_fail(err, errno, "socket");
+  struct ifreq ifr = {0};
+  snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+  if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+    return nsbox_fail(err, errno, "get flags of lo");
+  ifr.ifr_flags |= IFF_UP;
+  if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+    return nsbox_fail(err, errno, "bring lo up");
+  return 0;
+}
+
+/* Looks NAME or number up in the container's own /etc/passwd or /etc/group (we are already
+ * inside its root; the file is only read). Fields: name:x:id:gid:gecos:home:shell. */
+static bool lookup_db(const char *file, const char *key, unsigned long *id, unsigned long *gid,
+                      char **home) {
+  cleanup_free char *data = NULL;
+  if (read_file_at(AT_FDCWD, file, &data) < 0)
+    return false;
+  unsigned long want;
+  bool numeric = parse_ulong(key, &want) == 0;
+  char *save = NULL;
+  for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    char *f[7] = {0};
+    size_t n = 0;
+    for (char *p = line; n < 7; n++) {
+      f[n] = p;
+      p = strchr(p, ':');
+      if (p == NULL) {
+        n++;
+        break;
+      }
+      *p++ = '\0';
+    }
+    unsigned long v;
+    if (n < 3 || parse_ulong(f[2], &v) < 0)
+      continue;
+    if (numeric ? v != want : strcmp(f[0], key) != 0)
+      continue;
+    *id = v;
+    if (gid && n >= 4)
+      parse_ulong(f[3], gid);
+    if (home && n >= 6)
+      *home = xstrdup(f[5]);
+    return true;
+  }
+  return false;
+}
+
+static int switch_user(const struct nsbox_config *c, char **home, nsbox_error_t *err) {
+  unsigned long uid = 0, gid = 0;
+  const char *spec = c->process.user;
+  if (spec != NULL) {
+    cleanup_free char *user = xstrdup(spec);
+    char *group = strchr(user, ':');
+    if (group)
+      *group++ = '\0';
+    if (!lookup_db("/etc/passwd", user, &uid, &gid, home) && parse_ulong(user, &uid) < 0)
+      return nsbox_fail(err, 0, "user %s: no such user in the container's /etc/passwd", user);
+    if (group && !lookup_db("/etc/group", group, &gid, NULL, NULL) &&
+        parse_ulong(group, &gid) < 0)
+      return nsbox_fail(err, 0, "group %s: no such group in the container's /etc/group", group);
+  } else {
+    lookup_db("/etc/passwd", "0", &uid, &gid, home);
+  }
+  gid_t g = (gid_t)gid;
+  /* Denied in a user namespace without a subordinate range: the groups are fixed there. */
+  if (setgroups(1, &g) < 0 && errno != EPERM)
+    return nsbox_fail(err, errno, "setgroups");
+  if (setresgid(g, g, g) < 0 || setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) < 0) {
+    if (errno == EINVAL)
+      return nsbox_fail(err, 0,
+                        "user %lu:%lu is not mapped in the container: rootless nsbox maps only "
+                        "root unless /etc/subuid and /etc/subgid give you a range",
+                        uid, gid);
+    return nsbox_fail(err, errno, "switch to user %lu:%lu", uid, gid);
+  }
+  return 0;
+}
+
+static bool env_has(char **env, const char *key) {
+  size_t kl = strlen(key);
+  for (; *env; env++)
+    if (strncmp(*env, key, kl) == 0 && (*env)[kl] == '=')
+      return true;
+  return false;
+}
+
+static char **env_with_home(char **env, const char *home) {
+  if (env_has(env, "HOME"))
+    return env;
+  size_t n = 0;
+  while (env[n])
+    n++;
+  char **out = xmalloc((n + 2) * sizeof(*out));
+  memcpy(out, env, n * sizeof(*out));
+  out[n] = xasprintf("HOME=%s", home && *home ? home : "/");
+  return out;
+}
+
+/* Everything the child does before exec; returns only on failure. */
+static int child_setup(struct child_ctx *x, nsbox_error_t *err) {
+  const struct nsbox_config *c = x->c;
+  /* nsbox run dying (even by SIGKILL) takes the container with it. */
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+
+  cleanup_close int rootfd = rootfs_mount(c, err);
+  if (rootfd < 0 || mounts_setup(c, rootfd, err) < 0)
+    return -1;
+  if (c->process.cwd && strcmp(c->process.cwd, "/") != 0) {
+    /* Docker and podman create a missing working directory. */
+    cleanup_close int wfd = open_in_root(rootfd, c->process.cwd, CREATE_DIR, err);
+    if (wfd < 0)
+      return nsbox_wrap(err, "working directory");
+  }
+  if (rootfs_enter(c, rootfd, err) < 0)
+    return -1;
+  if (sethostname(c->hostname, strlen(c->hostname)) < 0)
+    return nsbox_fail(err, errno, "sethostname");
+  if (c->network == NET_NONE && loopback_up(err) < 0)
+    return -1;
+
+  cleanup_free char *home = NULL;
+  if (switch_user(c, &home, err) < 0)
+    return -1;
+  if (chdir(c->process.cwd ? c->process.cwd : "/") < 0)
+    return nsbox_fail(err, errno, "chdir to %s", c->process.cwd);
+  char **env = env_with_home(c->process.env, home);
+
+  /* Only 0, 1 and 2 reach the container; everything else of ours closes on exec. */
+  if (sys_close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+    for (int fd = 3; fd < 1024; fd++)
+      fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
+  sigprocmask(SIG_SETMASK, &x->orig_mask, NULL);
+
+  if (x->initfd >= 0) {
+    size_t n = 0;
+    while (c->process.args[n])
+      n++;
+    char **argv = xmalloc((n + 5) * sizeof(*argv));
+    argv[0] = "nsbox-init";
+    argv[1] = "-p";
+    argv[2] = "nsbox";
+    argv[3] = "--";
+    memcpy(argv + 4, c->process.args, (n + 1) * sizeof(*argv));
+    sys_execveat(x->initfd, "", argv, env, AT_EMPTY_PATH);
+    return nsbox_fail(err, errno, "exec nsbox-init");
+  }
+  environ = env; /* execvp searches the container's PATH, not ours */
+  execvp(c->process.args[0], c->process.args);
+  int e = errno;
+  err->exit_code = e == ENOENT ? 127 : 126;
+  return nsbox_fail(err, e, "exec %s", c->process.args[0]);
+}
+
+static int container_child(void *arg) {
+  struct child_ctx *x = arg;
+  nsbox_error_t err = {0};
+  child_setup(x, &err);
+  if (write(x->sock, &err, sizeof(err)) < 0) {
+    /* The parent is gone; nobody is left to tell. */
+  }
+  return err.exit_code ? err.exit_code : 125;
+}
+
+static int wait_status(int status) {
+  if (WIFEXITED(status))
+    return WEXITSTATUS(status);
+  if (WIFSIGNALED(status))
+    return 128 + WTERMSIG(status);
+  return 125;
+}
+
+/* Forwards signals until the child exits; returns its wait status. */
+static int supervise(pid_t pid, const sigset_t *set) {
+  for (;;) {
+    int status;
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid)
+      return status;
+    if (r < 0 && errno != EINTR)
+      return 125 << 8;
+    siginfo_t si;
+    int sig = sigwaitinfo(set, &si);
+    if (sig < 0 || sig == SIGCHLD)
+      continue;
+    kill(pid, sig);
+  }
+}
+
+int container_run(struct nsbox_store *s, const struct nsbox_config *c, nsbox_error_t *err) {
+  struct child_ctx x = {.c = c, .sock = -1, .initfd = -1};
+  sigset_t set;
+  forward_set(&set);
+  sigaddset(&set, SIGCHLD);
+  /* Blocked from before the child exists, so no signal is lost or acts on nsbox itself;
+   * the child restores the original mask before exec. */
+  sigprocmask(SIG_BLOCK, &set, &x.orig_mask);
+
+  int ret = -1;
+  cleanup_close int initfd = -1;
+  cleanup_close int psock = -1;
+  if (!c->process.no_init && (initfd = initmem_open(err)) < 0)
+    goto out;
+  x.initfd = initfd;
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+    nsbox_fail(err, errno, "socketpair");
+    goto out;
+  }
+  psock = sv[0];
+  x.sock = sv[1];
+
+  unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
+  if (c->network == NET_NONE)
+    flags |= CLONE_NEWNET;
+  pid_t pid = ns_spawn(flags, c->userns ? &c->idmaps : NULL, container_child, &x, err);
+  close(sv[1]);
+  if (pid < 0)
+    goto out;
+  close(initfd);
+  initfd = -1;
+
+  /* The child's error, or EOF once its exec closed the socket. */
+  nsbox_error_t cerr = {0};
+  ssize_t n;
+  while ((n = read(psock, &cerr, sizeof(cerr))) < 0 && errno == EINTR)
+    ;
+  if (n > 0) {
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+      ;
+    *err = cerr;
+    err->msg[sizeof(err->msg) - 1] = '\0';
+    if (err->exit_code == 0)
+      err->exit_code = 125;
+    goto out;
+  }
+  nsbox_error_t ignored = {0};
+  container_set_running(s, c->id, pid, &ignored);
+  ret = wait_status(supervise(pid, &set));
+out:
+  sigprocmask(SIG_SETMASK, &x.orig_mask, NULL);
+  return ret;
+}

@@ -1,0 +1,85 @@
+/* nsbox: containers without root, without a daemon. Global options, then a command. */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "error.h"
+
+#ifndef NSBOX_VERSION
+#define NSBOX_VERSION "0.1.0"
+#endif
+
+static const char usage[] =
+    "Usage: nsbox [--root DIR] COMMAND [OPTIONS]\n"
+    "\n"
+    "Commands:\n"
+    "  run [OPTIONS] IMAGE [CMD [ARG...]]   run a command in a new container\n"
+    "  run [OPTIONS] --rootfs DIR [CMD...]   ... with a directory as its root\n"
+    "  ps [-a] [-q]                          list containers\n"
+    "  rm [-f] NAME...                       remove containers\n"
+    "  image import FILE|- NAME              import a rootfs tarball as an image\n"
+    "  image ls                              list images\n"
+    "  image rm NAME...                      remove images\n"
+    "  version                               print the version\n"
+    "\n"
+    "Run `nsbox run --help` for the options of run.\n";
+
+int cli_usage_error(const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  nsbox_notice("%s", msg);
+  return 125;
+}
+
+int main(int argc, char **argv) {
+  struct cli_globals g = {0};
+  static const struct option opts[] = {
+      {"root", required_argument, NULL, 'r'},
+      {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},
+      {0},
+  };
+  opterr = 0;
+  int o;
+  while ((o = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    switch (o) {
+    case 'r':
+      g.root = optarg;
+      break;
+    case 'h':
+      fputs(usage, stdout);
+      return 0;
+    case 'V':
+      puts("nsbox " NSBOX_VERSION);
+      return 0;
+    default:
+      return cli_usage_error("unknown option %s (see nsbox --help)", argv[optind - 1]);
+    }
+  }
+  if (optind >= argc) {
+    fputs(usage, stderr);
+    return 125;
+  }
+  const char *cmd = argv[optind];
+  int cargc = argc - optind;
+  char **cargv = argv + optind;
+  optind = 0; /* each command parses its own options from its argv[0] on */
+  if (strcmp(cmd, "run") == 0)
+    return cmd_run(&g, cargc, cargv);
+  if (strcmp(cmd, "ps") == 0)
+    return cmd_ps(&g, cargc, cargv);
+  if (strcmp(cmd, "rm") == 0)
+    return cmd_rm(&g, cargc, cargv);
+  if (strcmp(cmd, "image") == 0 || strcmp(cmd, "images") == 0)
+    return cmd_image(&g, cargc, cargv);
+  if (strcmp(cmd, "version") == 0) {
+    puts("nsbox " NSBOX_VERSION);
+    return 0;
+  }
+  return cli_usage_error("unknown command \"%s\" (see nsbox --help)", cmd);
+}

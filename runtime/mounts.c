@@ -1,0 +1,195 @@
+/* See mounts.h. Mount targets are always fds; /proc/self/fd/N names them for mount(2). */
+#include "mounts.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "devices.h"
+#include "syscalls.h"
+#include "util.h"
+
+#define RESOLVE_FLAGS (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+
+static int open_path(int rootfd, const char *rel) {
+  if (*rel == '\0')
+    rel = ".";
+  return sys_openat2(rootfd, rel, O_PATH | O_CLOEXEC, 0, RESOLVE_FLAGS);
+}
+
+int open_in_root(int rootfd, const char *path, enum create_kind create, nsbox_error_t *err) {
+  while (*path == '/')
+    path++;
+  int fd = open_path(rootfd, path);
+  if (fd >= 0)
+    return fd;
+  if (errno != ENOENT || create == CREATE_NONE)
+    return nsbox_fail(err, errno, "open /%s in the container", path);
+
+  /* Create what is missing one component at a time; every prefix is resolved afresh inside
+   * the root, so symlinks met on the way stay confined to it too. */
+  char buf[PATH_MAX];
+  size_t len = (size_t)snprintf(buf, sizeof(buf), "%s", path);
+  if (len >= sizeof(buf))
+    return nsbox_fail(err, ENAMETOOLONG, "/%s", path);
+  size_t start = 0;
+  while (start < len) {
+    size_t end = start;
+    while (end < len && buf[end] != '/')
+      end++;
+    if (end == start) {
+      start++;
+      continue;
+    }
+    size_t next = end;
+    while (next < len && buf[next] == '/')
+      next++;
+    bool last = next == len;
+    char saved = buf[end];
+    buf[end] = '\0';
+    int cfd = open_path(rootfd, buf);
+    if (cfd < 0 && errno != ENOENT)
+      return nsbox_fail(err, errno, "open /%s in the container", buf);
+    if (cfd < 0) {
+      if (start > 0)
+        buf[start - 1] = '\0';
+      cleanup_close int pfd = open_path(rootfd, start > 0 ? buf : "");
+      if (start > 0)
+        buf[start - 1] = '/';
+      if (pfd < 0)
+        return nsbox_fail(err, errno, "open the parent of /%s in the container", buf);
+      /* mknodat makes an empty regular file through an O_PATH parent fd. */
+      int r = last && create == CREATE_FILE ? mknodat(pfd, buf + start, S_IFREG | 0644, 0)
+                                            : mkdirat(pfd, buf + start, 0755);
+      if (r < 0 && errno != EEXIST)
+        return nsbox_fail(err, errno, "create /%s in the container", buf);
+      cfd = open_path(rootfd, buf);
+      if (cfd < 0)
+        return nsbox_fail(err, errno, "open /%s in the container", buf);
+    }
+    if (last)
+      return cfd;
+    close(cfd);
+    buf[end] = saved;
+    start = next;
+  }
+  return open_path(rootfd, "");
+}
+
+static void fd_path(char out[32], int fd) { snprintf(out, 32, "/proc/self/fd/%d", fd); }
+
+int mount_on_fd(const char *source, int fd, const char *fstype, unsigned long flags,
+                const char *data, const char *what, nsbox_error_t *err) {
+  char target[32];
+  fd_path(target, fd);
+  if (mount(source, target, fstype, flags, data) < 0)
+    return nsbox_fail(err, errno, "mount %s", what);
+  return 0;
+}
+
+int make_readonly_fd(int fd, bool recursive, const char *what, nsbox_error_t *err) {
+  struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+  if (sys_mount_setattr(fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr) == 0)
+    return 0;
+  if (errno != ENOSYS)
+    return nsbox_fail(err, errno, "make %s read-only", what);
+  /* Before mount_setattr (5.12): a remount must repeat the flags the kernel locked. */
+  struct statvfs sv;
+  char target[32];
+  fd_path(target, fd);
+  if (statvfs(target, &sv) < 0)
+    return nsbox_fail(err, errno, "statvfs %s", what);
+  unsigned long keep = sv.f_flag & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME |
+                                    MS_NODIRATIME | MS_RELATIME);
+  if (mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | keep, NULL) < 0)
+    return nsbox_fail(err, errno, "make %s read-only", what);
+  return 0;
+}
+
+int bind_on_fd(const char *src, int fd, bool readonly, const char *what, nsbox_error_t *err) {
+  if (mount_on_fd(src, fd, NULL, MS_BIND | MS_REC, NULL, what, err) < 0)
+    return -1;
+  if (!readonly)
+    return 0;
+  /* fd still names the covered mount point; reopen the new mount on top to change it. */
+  char target[32];
+  fd_path(target, fd);
+  cleanup_close int top = open(target, O_PATH | O_CLOEXEC);
+  if (top < 0)
+    return nsbox_fail(err, errno, "open %s", what);
+  return make_readonly_fd(top, true, what, err);
+}
+
+static int mount_proc(int rootfd, nsbox_error_t *err) {
+  cleanup_close int fd = open_in_root(rootfd, "/proc", CREATE_DIR, err);
+  if (fd < 0)
+    return -1;
+  return mount_on_fd("proc", fd, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, "proc on /proc",
+                     err);
+}
+
+static int mount_sys(const struct nsbox_config *c, int rootfd, nsbox_error_t *err) {
+  cleanup_close int fd = open_in_root(rootfd, "/sys", CREATE_DIR, err);
+  if (fd < 0)
+    return -1;
+  unsigned long fl = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  char target[32];
+  fd_path(target, fd);
+  if (mount("sysfs", target, "sysfs", fl, NULL) == 0)
+    return 0;
+  /* A user namespace may mount sysfs only with a network namespace of its own; with
+   * --network host the host's /sys is bound read-only instead, as podman does. */
+  if (errno != EPERM)
+    return nsbox_fail(err, errno, "mount sysfs on /sys");
+  return bind_on_fd("/sys", fd, true, "/sys", err);
+}
+
+static int mount_etc_file(const struct nsbox_config *c, int rootfd, const char *name,
+                          nsbox_error_t *err) {
+  char dst[64], src[PATH_MAX];
+  snprintf(dst, sizeof(dst), "/etc/%s", name);
+  snprintf(src, sizeof(src), "%s/%s", c->etc_dir, name);
+  cleanup_close int fd = open_in_root(rootfd, dst, CREATE_FILE, err);
+  if (fd < 0)
+    return -1;
+  return mount_on_fd(src, fd, NULL, MS_BIND, NULL, dst, err);
+}
+
+static int mount_user(const struct nsbox_mount *m, int rootfd, nsbox_error_t *err) {
+  enum create_kind kind = CREATE_DIR;
+  if (m->kind == MOUNT_BIND) {
+    struct stat st;
+    if (stat(m->source, &st) < 0)
+      return nsbox_fail(err, errno, "volume %s", m->source);
+    if (!S_ISDIR(st.st_mode))
+      kind = CREATE_FILE;
+  }
+  cleanup_close int fd = open_in_root(rootfd, m->destination, kind, err);
+  if (fd < 0)
+    return -1;
+  if (m->kind == MOUNT_BIND)
+    return bind_on_fd(m->source, fd, m->readonly, m->destination, err);
+  unsigned long fl = MS_NOSUID | MS_NODEV | (m->readonly ? MS_RDONLY : 0);
+  return mount_on_fd("tmpfs", fd, "tmpfs", fl, m->options ? m->options : "mode=1777",
+                     m->destination, err);
+}
+
+int mounts_setup(const struct nsbox_config *c, int rootfd, nsbox_error_t *err) {
+  if (mount_proc(rootfd, err) < 0 || mount_sys(c, rootfd, err) < 0 ||
+      devices_setup(c, rootfd, err) < 0)
+    return -1;
+  static const char *const etc_files[] = {"hostname", "hosts", "resolv.conf"};
+  for (size_t i = 0; i < ARRAY_SIZE(etc_files); i++)
+    if (mount_etc_file(c, rootfd, etc_files[i], err) < 0)
+      return -1;
+  for (size_t i = 0; i < c->n_mounts; i++)
+    if (mount_user(&c->mounts[i], rootfd, err) < 0)
+      return -1;
+  return 0;
+}

@@ -1,0 +1,73 @@
+/* See rootfs.h. */
+#include "rootfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include "mounts.h"
+#include "syscalls.h"
+#include "util.h"
+
+/* Overlay's option string splits on ',' and ':'; our own store paths never hold them, but a
+ * $HOME might. */
+static int check_overlay_path(const char *p, nsbox_error_t *err) {
+  if (strpbrk(p, ",:\\") != NULL)
+    return nsbox_fail(err, 0, "overlay path %s contains ',', ':' or '\\'; use --root elsewhere", p);
+  return 0;
+}
+
+int rootfs_mount(const struct nsbox_config *c, nsbox_error_t *err) {
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+    return nsbox_fail(err, errno, "make / private");
+
+  const char *target;
+  if (c->root.path != NULL) {
+    target = c->root.path;
+    /* pivot_root needs a mount point: a directory becomes one by binding it onto itself. */
+    if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0)
+      return nsbox_fail(err, errno, "bind %s", target);
+  } else {
+    const struct nsbox_root *r = &c->root;
+    if (check_overlay_path(r->lowerdir, err) < 0 || check_overlay_path(r->upperdir, err) < 0 ||
+        check_overlay_path(r->workdir, err) < 0)
+      return -1;
+    /* In a user namespace the overlay keeps its metadata in user.overlay.* xattrs
+     * (userxattr, kernel 5.11+): trusted.* is out of reach there. */
+    cleanup_free char *opts =
+        xasprintf("lowerdir=%s,upperdir=%s,workdir=%s%s", r->lowerdir, r->upperdir, r->workdir,
+                  c->userns ? ",userxattr" : "");
+    target = r->mergeddir;
+    if (mount("overlay", target, "overlay", 0, opts) < 0) {
+      int e = errno;
+      if (c->userns && e == EPERM)
+        return nsbox_fail(err, e,
+                          "mount overlay in a user namespace (needs Linux 5.11 or newer; "
+                          "use --rootfs DIR on older kernels)");
+      return nsbox_fail(err, e, "mount overlay on %s", target);
+    }
+  }
+  int fd = open(target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return nsbox_fail(err, errno, "open %s", target);
+  return fd;
+}
+
+int rootfs_enter(const struct nsbox_config *c, int rootfd, nsbox_error_t *err) {
+  if (c->root.readonly && make_readonly_fd(rootfd, false, "the root filesystem", err) < 0)
+    return -1;
+  /* pivot_root(".", "."): the old root ends up stacked on the new one and is detached at
+   * once, so no path to the host's tree is left, not even a hidden directory. */
+  if (fchdir(rootfd) < 0)
+    return nsbox_fail(err, errno, "chdir into the root");
+  if (sys_pivot_root(".", ".") < 0)
+    return nsbox_fail(err, errno, "pivot_root");
+  if (umount2(".", MNT_DETACH) < 0)
+    return nsbox_fail(err, errno, "detach the old root");
+  if (chdir("/") < 0)
+    return nsbox_fail(err, errno, "chdir /");
+  return 0;
+}

@@ -1,0 +1,392 @@
+/* See store.h. */
+#include "store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+/* A per-user runtime dir must be ours and private, or another user could plant files. */
+static bool private_dir_ok(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+    return false;
+  return (st.st_mode & 077) == 0;
+}
+
+static char *home_dir(void) {
+  const char *h = getenv("HOME");
+  if (h && *h == '/')
+    return xstrdup(h);
+  struct passwd *pw = getpwuid(geteuid());
+  return xstrdup(pw && pw->pw_dir ? pw->pw_dir : "/");
+}
+
+static int runtime_dir(struct nsbox_store *s, nsbox_error_t *err) {
+  const char *x = getenv("XDG_RUNTIME_DIR");
+  if (x && *x == '/' && private_dir_ok(x)) {
+    s->run = xasprintf("%s/nsbox", x);
+    return 0;
+  }
+  char path[64];
+  snprintf(path, sizeof(path), "/run/user/%u", (unsigned)geteuid());
+  if (private_dir_ok(path)) {
+    s->run = xasprintf("%s/nsbox", path);
+    return 0;
+  }
+  /* The fallback lives in /tmp: create it private, and trust it only if it is ours. */
+  snprintf(path, sizeof(path), "/tmp/nsbox-run-%u", (unsigned)geteuid());
+  if (mkdir(path, 0700) < 0 && errno != EEXIST)
+    return nsbox_fail(err, errno, "mkdir %s", path);
+  if (!private_dir_ok(path))
+    return nsbox_fail(err, 0, "%s is not a private directory owned by you; set XDG_RUNTIME_DIR",
+                      path);
+  s->run = xstrdup(path);
+  return 0;
+}
+
+int store_open(struct nsbox_store *s, const char *root_override, nsbox_error_t *err) {
+  memset(s, 0, sizeof(*s));
+  s->rootless = !running_as_root();
+  if (root_override) {
+    char abs[PATH_MAX];
+    if (mkdir_p(root_override, 0700) < 0 || realpath(root_override, abs) == NULL)
+      return nsbox_fail(err, errno, "--root %s", root_override);
+    s->data = xstrdup(abs);
+    s->run = xasprintf("%s/run", abs);
+  } else if (!s->rootless) {
+    s->data = xstrdup("/var/lib/nsbox");
+    s->run = xstrdup("/run/nsbox");
+  } else {
+    const char *x = getenv("XDG_DATA_HOME");
+    if (x && *x == '/') {
+      s->data = xasprintf("%s/nsbox", x);
+    } else {
+      cleanup_free char *home = home_dir();
+      s->data = xasprintf("%s/.local/share/nsbox", home);
+    }
+    if (runtime_dir(s, err) < 0)
+      return -1;
+  }
+  if (s->rootless)
+    idmaps_plan(&s->idmaps);
+  static const char *const subdirs[] = {"images/by-id", "images/tags", "containers/.names"};
+  for (size_t i = 0; i < ARRAY_SIZE(subdirs); i++) {
+    cleanup_free char *p = xasprintf("%s/%s", s->data, subdirs[i]);
+    int r = mkdir_p(p, 0700);
+    if (r < 0)
+      return nsbox_fail(err, -r, "mkdir %s", p);
+  }
+  int r = mkdir_p(s->run, 0700);
+  if (r < 0)
+    return nsbox_fail(err, -r, "mkdir %s", s->run);
+  return 0;
+}
+
+void container_info_free(struct container_info *ci) {
+  free(ci->name);
+  free(ci->image);
+  free(ci->command);
+  memset(ci, 0, sizeof(*ci));
+}
+
+/* Records are "key=value" lines; values never hold a newline (we escape them). */
+static char *record_get(const char *data, const char *key) {
+  size_t kl = strlen(key);
+  for (const char *p = data; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+    if (strncmp(p, key, kl) == 0 && p[kl] == '=') {
+      const char *v = p + kl + 1, *e = strchr(v, '\n');
+      size_t len = e ? (size_t)(e - v) : strlen(v);
+      char *out = xmalloc(len + 1);
+      memcpy(out, v, len);
+      return out;
+    }
+  }
+  return NULL;
+}
+
+static char *join_args(char **args) {
+  size_t len = 1;
+  for (char **a = args; *a; a++)
+    len += strlen(*a) + 1;
+  char *out = xmalloc(len), *p = out;
+  for (char **a = args; *a; a++) {
+    if (a != args)
+      *p++ = ' ';
+    for (const char *q = *a; *q; q++)
+      *p++ = (*q == '\n') ? ' ' : *q;
+  }
+  *p = '\0';
+  return out;
+}
+
+static int write_etc_files(const struct nsbox_config *c, nsbox_error_t *err) {
+  cleanup_free char *hosts =
+      xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                "127.0.1.1\t%s\n",
+                c->hostname);
+  cleanup_free char *hostname = xasprintf("%s\n", c->hostname);
+  cleanup_free char *resolv = NULL;
+  /* systemd-resolved's stub listens on the host's loopback, out of the container's reach. */
+  if (read_file_at(AT_FDCWD, "/run/systemd/resolve/resolv.conf", &resolv) < 0 &&
+      read_file_at(AT_FDCWD, "/etc/resolv.conf", &resolv) < 0)
+    resolv = xstrdup("");
+  const struct {
+    const char *name, *data;
+  } files[] = {{"hostname", hostname}, {"hosts", hosts}, {"resolv.conf", resolv}};
+  cleanup_close int dfd = open(c->etc_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0)
+    return nsbox_fail(err, errno, "open %s", c->etc_dir);
+  for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+    int r = write_file_at(dfd, files[i].name, files[i].data, strlen(files[i].data), 0644, false);
+    if (r < 0)
+      return nsbox_fail(err, -r, "write %s/%s", c->etc_dir, files[i].name);
+  }
+  return 0;
+}
+
+int container_create(struct nsbox_store *s, struct nsbox_config *c, nsbox_error_t *err) {
+  if (c->id[0] == '\0')
+    random_hex_id(c->id);
+  if (c->hostname == NULL)
+    c->hostname = xstrndup(c->id, 12);
+  if (c->name == NULL)
+    c->name = xstrndup(c->id, 12);
+
+  cleanup_free char *dir = xasprintf("%s/containers/%s", s->data, c->id);
+  cleanup_free char *name_link = xasprintf("%s/containers/.names/%s", s->data, c->name);
+  if (symlink(c->id, name_link) < 0) {
+    if (errno == EEXIST)
+      return nsbox_fail(err, 0, "the name \"%s\" is already in use by a container", c->name);
+    return nsbox_fail(err, errno, "reserve name %s", c->name);
+  }
+  if (mkdir(dir, 0700) < 0) {
+    nsbox_fail(err, errno, "mkdir %s", dir);
+    unlink(name_link);
+    return -1;
+  }
+  c->etc_dir = xasprintf("%s/%s", s->run, c->id);
+  if (mkdir(c->etc_dir, 0700) < 0) {
+    nsbox_fail(err, errno, "mkdir %s", c->etc_dir);
+    goto fail;
+  }
+  if (c->root.path == NULL) {
+    c->root.upperdir = xasprintf("%s/upper", dir);
+    c->root.workdir = xasprintf("%s/work", dir);
+    c->root.mergeddir = xasprintf("%s/merged", dir);
+    if (mkdir(c->root.upperdir, 0755) < 0 || mkdir(c->root.workdir, 0700) < 0 ||
+        mkdir(c->root.mergeddir, 0755) < 0) {
+      nsbox_fail(err, errno, "mkdir in %s", dir);
+      goto fail;
+    }
+  }
+  if (write_etc_files(c, err) < 0)
+    goto fail;
+
+  cleanup_free char *cmd = join_args(c->process.args);
+  cleanup_free char *rec = xasprintf(
+      "id=%s\nname=%s\nimage=%s\nimage_id=%s\ncommand=%s\ncreated=%lld\nrootfs=%s\n", c->id,
+      c->name, c->image ? c->image : "", c->image_id ? c->image_id : "", cmd,
+      (long long)time(NULL), c->root.path ? c->root.path : "");
+  cleanup_close int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  int r = dfd < 0 ? -errno : write_file_at(dfd, "config", rec, strlen(rec), 0600, false);
+  if (r < 0) {
+    nsbox_fail(err, -r, "write %s/config", dir);
+    goto fail;
+  }
+  return 0;
+
+fail:;
+  nsbox_error_t ignored = {0};
+  container_remove(s, c->id, &ignored);
+  return -1;
+}
+
+static int write_state(struct nsbox_store *s, const char *id, const char *text,
+                       nsbox_error_t *err) {
+  cleanup_free char *dir = xasprintf("%s/containers/%s", s->data, id);
+  cleanup_close int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  int r = dfd < 0 ? -errno : write_file_at(dfd, "state", text, strlen(text), 0600, true);
+  return r < 0 ? nsbox_fail(err, -r, "write %s/state", dir) : 0;
+}
+
+/* The start time of a process (clock ticks since boot), so a recycled pid is not mistaken
+ * for the container's. 0 when the process is gone. */
+static unsigned long long proc_starttime(pid_t pid) {
+  char path[32];
+  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+  cleanup_free char *st = NULL;
+  if (read_file_at(AT_FDCWD, path, &st) < 0)
+    return 0;
+  const char *p = strrchr(st, ')');
+  if (p == NULL)
+    return 0;
+  /* Field 22 (starttime); the text after ')' starts at field 3. */
+  int field = 2;
+  for (; *p && field < 22; p++)
+    if (*p == ' ')
+      field++;
+  return strtoull(p, NULL, 10);
+}
+
+int container_set_running(struct nsbox_store *s, const char *id, pid_t pid, nsbox_error_t *err) {
+  char text[96];
+  snprintf(text, sizeof(text), "status=running\npid=%d\nstarttime=%llu\n", (int)pid,
+           proc_starttime(pid));
+  return write_state(s, id, text, err);
+}
+
+int container_set_exited(struct nsbox_store *s, const char *id, int code, nsbox_error_t *err) {
+  char text[96];
+  snprintf(text, sizeof(text), "status=exited\nexit_code=%d\nfinished=%lld\n", code,
+           (long long)time(NULL));
+  return write_state(s, id, text, err);
+}
+
+static int remove_in_userns(void *arg) {
+  int r = rm_rf_at(AT_FDCWD, arg);
+  return r < 0 ? 1 : 0;
+}
+
+int store_remove_tree(struct nsbox_store *s, const char *path, nsbox_error_t *err) {
+  int r = rm_rf_at(AT_FDCWD, path);
+  if (r == 0)
+    return 0;
+  if (s->rootless && (r == -EACCES || r == -EPERM)) {
+    /* Files owned by subordinate ids: only root of the user namespace may remove them. */
+    int st = userns_run(&s->idmaps, remove_in_userns, (void *)path, err);
+    if (st < 0)
+      return nsbox_wrap(err, "remove %s", path);
+    if (st == 0)
+      return 0;
+    r = -EACCES;
+  }
+  return nsbox_fail(err, -r, "remove %s", path);
+}
+
+int container_remove(struct nsbox_store *s, const char *id, nsbox_error_t *err) {
+  cleanup_free char *dir = xasprintf("%s/containers/%s", s->data, id);
+  cleanup_free char *rec = NULL;
+  cleanup_free char *cfg = xasprintf("%s/config", dir);
+  if (read_file_at(AT_FDCWD, cfg, &rec) >= 0) {
+    cleanup_free char *name = record_get(rec, "name");
+    if (name) {
+      cleanup_free char *link = xasprintf("%s/containers/.names/%s", s->data, name);
+      char target[80];
+      ssize_t n = readlink(link, target, sizeof(target) - 1);
+      /* Only our own reservation: the name may belong to a newer container by now. */
+      if (n > 0 && (target[n] = '\0', strcmp(target, id) == 0))
+        unlink(link);
+    }
+  }
+  cleanup_free char *rundir = xasprintf("%s/%s", s->run, id);
+  rm_rf_at(AT_FDCWD, rundir);
+  return store_remove_tree(s, dir, err);
+}
+
+static int load_info(struct nsbox_store *s, const char *id, struct container_info *ci) {
+  cleanup_free char *cfg = xasprintf("%s/containers/%s/config", s->data, id);
+  cleanup_free char *st = xasprintf("%s/containers/%s/state", s->data, id);
+  cleanup_free char *rec = NULL, *state = NULL;
+  if (read_file_at(AT_FDCWD, cfg, &rec) < 0)
+    return -1;
+  memset(ci, 0, sizeof(*ci));
+  snprintf(ci->id, sizeof(ci->id), "%s", id);
+  ci->name = record_get(rec, "name");
+  ci->image = record_get(rec, "image");
+  ci->command = record_get(rec, "command");
+  cleanup_free char *created = record_get(rec, "created");
+  ci->created = created ? (time_t)strtoll(created, NULL, 10) : 0;
+  ci->status = CT_CREATED;
+  if (read_file_at(AT_FDCWD, st, &state) < 0)
+    return 0;
+  cleanup_free char *status = record_get(state, "status");
+  if (status && strcmp(status, "running") == 0) {
+    cleanup_free char *pid = record_get(state, "pid");
+    cleanup_free char *start = record_get(state, "starttime");
+    ci->pid = pid ? (pid_t)atoi(pid) : 0;
+    unsigned long long want = start ? strtoull(start, NULL, 10) : 0;
+    /* The record says running; believe it only while that very process exists. */
+    ci->status = ci->pid > 0 && want != 0 && proc_starttime(ci->pid) == want ? CT_RUNNING
+                                                                            : CT_UNKNOWN;
+  } else if (status && strcmp(status, "exited") == 0) {
+    cleanup_free char *code = record_get(state, "exit_code");
+    cleanup_free char *fin = record_get(state, "finished");
+    ci->status = CT_EXITED;
+    ci->exit_code = code ? atoi(code) : -1;
+    ci->finished = fin ? (time_t)strtoll(fin, NULL, 10) : 0;
+  }
+  return 0;
+}
+
+static int cmp_created(const void *a, const void *b) {
+  const struct container_info *x = a, *y = b;
+  return x->created < y->created ? 1 : x->created > y->created ? -1 : 0;
+}
+
+int container_list(struct nsbox_store *s, struct container_info **out, size_t *n,
+                   nsbox_error_t *err) {
+  cleanup_free char *dir = xasprintf("%s/containers", s->data);
+  DIR *d = opendir(dir);
+  if (d == NULL)
+    return nsbox_fail(err, errno, "open %s", dir);
+  struct container_info *v = NULL;
+  size_t len = 0;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    if (de->d_name[0] == '.' || strlen(de->d_name) != 64)
+      continue;
+    v = xrealloc(v, (len + 1) * sizeof(*v));
+    if (load_info(s, de->d_name, &v[len]) == 0)
+      len++;
+  }
+  closedir(d);
+  if (len > 1)
+    qsort(v, len, sizeof(*v), cmp_created);
+  *out = v;
+  *n = len;
+  return 0;
+}
+
+int container_find(struct nsbox_store *s, const char *ref, struct container_info *out,
+                   nsbox_error_t *err) {
+  cleanup_free char *link = xasprintf("%s/containers/.names/%s", s->data, ref);
+  char id[80];
+  ssize_t n = strchr(ref, '/') ? -1 : readlink(link, id, sizeof(id) - 1);
+  if (n == 64) {
+    id[n] = '\0';
+    if (load_info(s, id, out) == 0)
+      return 0;
+  }
+  struct container_info *all = NULL;
+  size_t len = 0, found = 0, which = 0;
+  if (container_list(s, &all, &len, err) < 0)
+    return -1;
+  size_t rl = strlen(ref);
+  for (size_t i = 0; i < len; i++)
+    if (rl > 0 && strncmp(all[i].id, ref, rl) == 0) {
+      found++;
+      which = i;
+    }
+  int r = 0;
+  if (found == 1) {
+    *out = all[which];
+    memset(&all[which], 0, sizeof(all[which]));
+  } else {
+    r = nsbox_fail(err, 0, found ? "%s: more than one container id starts with it"
+                                 : "no such container: %s",
+                   ref);
+  }
+  for (size_t i = 0; i < len; i++)
+    container_info_free(&all[i]);
+  free(all);
+  return r;
+}

@@ -1,0 +1,63 @@
+/* Where nsbox keeps things. Rootless: $XDG_DATA_HOME/nsbox (images, containers' writable
+ * layers and records) and $XDG_RUNTIME_DIR/nsbox (what exists only while a container runs);
+ * root: /var/lib/nsbox and /run/nsbox; `--root DIR` puts both below DIR.
+ *
+ * Layout below the data dir:
+ *   images/by-id/ID/{rootfs/,info}   an imported image
+ *   images/tags/REF -> ../by-id/ID    its names ('/' in REF stored as '%2F')
+ *   containers/ID/{config,state,upper/,work/,merged/}
+ *   containers/.names/NAME -> ID      the unique-name reservation (symlink: atomic)
+ * and below the run dir: ID/{hostname,hosts,resolv.conf}. */
+#ifndef NSBOX_STORE_H
+#define NSBOX_STORE_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "config.h"
+#include "error.h"
+
+struct nsbox_store {
+  char *data, *run;
+  bool rootless;
+  struct nsbox_idmaps idmaps; /* how rootless processes are mapped (import, rm, run) */
+};
+
+int store_open(struct nsbox_store *s, const char *root_override, nsbox_error_t *err);
+
+/* A container's record, as `ps` shows it. */
+struct container_info {
+  char id[65];
+  char *name, *image, *command;
+  time_t created, finished;
+  enum { CT_CREATED, CT_RUNNING, CT_EXITED, CT_UNKNOWN } status;
+  int exit_code;
+  pid_t pid;
+};
+void container_info_free(struct container_info *ci);
+
+/* Makes the container's dirs, reserves its name and writes its record; fills c->id and the
+ * root and etc paths. Nothing is left behind on failure. */
+int container_create(struct nsbox_store *s, struct nsbox_config *c, nsbox_error_t *err);
+
+int container_set_running(struct nsbox_store *s, const char *id, pid_t pid, nsbox_error_t *err);
+int container_set_exited(struct nsbox_store *s, const char *id, int code, nsbox_error_t *err);
+
+/* Removes everything of a container (its layer through the user namespace when files in it
+ * belong to subordinate ids). */
+int container_remove(struct nsbox_store *s, const char *id, nsbox_error_t *err);
+
+/* All containers, newest first. */
+int container_list(struct nsbox_store *s, struct container_info **out, size_t *n,
+                   nsbox_error_t *err);
+
+/* Finds a container by name, full id or unique id prefix. */
+int container_find(struct nsbox_store *s, const char *ref, struct container_info *out,
+                   nsbox_error_t *err);
+
+/* Removes dir (data-dir relative or absolute) and all below it; as the user first and, where
+ * that is refused, as root of the user namespace. */
+int store_remove_tree(struct nsbox_store *s, const char *path, nsbox_error_t *err);
+
+#endif

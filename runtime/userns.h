@@ -1,0 +1,47 @@
+/* User namespaces: which ids a rootless container gets (the user alone, or the user plus
+ * the subordinate range of /etc/subuid and /etc/subgid), writing those mappings, starting
+ * a process in new namespaces, and explaining in one line why the kernel refused. */
+#ifndef NSBOX_USERNS_H
+#define NSBOX_USERNS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+/* OCI linux.uidMappings / gidMappings entry. */
+struct nsbox_idmap {
+  unsigned long container_id, host_id, size;
+};
+
+struct nsbox_idmaps {
+  struct nsbox_idmap uid[2], gid[2];
+  size_t n_uid, n_gid;
+  bool use_newidmap; /* a subordinate range: maps are written by newuidmap/newgidmap */
+  char newuidmap[64], newgidmap[64];
+};
+
+/* True when nsbox runs with real root privilege (root in the initial user namespace). */
+bool running_as_root(void);
+
+/* Plans the mappings for the calling user: 0 -> the user, 1..N -> the first subordinate
+ * range when /etc/subuid and /etc/subgid both have one and newuidmap/newgidmap exist. */
+void idmaps_plan(struct nsbox_idmaps *m);
+
+/* Whether id (uid when is_uid) has a mapping inside. */
+bool idmaps_maps(const struct nsbox_idmaps *m, bool is_uid, unsigned long id);
+
+typedef int (*ns_child_fn)(void *arg);
+
+/* Starts a child in new namespaces (CLONE_NEW* flags; CLONE_NEWUSER when maps != NULL),
+ * gives it the mappings, and runs fn(arg) in it as root of the new user namespace; the child
+ * leaves with _exit(fn's return). Signals blocked in the caller stay blocked in the child.
+ * Returns the child's pid or -1 with err filled (nothing left running). */
+pid_t ns_spawn(unsigned long flags, const struct nsbox_idmaps *maps, ns_child_fn fn, void *arg,
+               nsbox_error_t *err);
+
+/* Starts a child in a new user namespace with maps and runs fn there, then waits for it.
+ * Returns fn's exit status (0..255) or -1 with err filled. */
+int userns_run(const struct nsbox_idmaps *maps, ns_child_fn fn, void *arg, nsbox_error_t *err);
+
+#endif

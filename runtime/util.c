@@ -1,0 +1,261 @@
+/* Implementation of util.h. */
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+void cleanup_freep(void *p) { free(*(void **)p); }
+
+void cleanup_closep(int *fd) {
+  if (*fd >= 0)
+    close(*fd); /* never retried on EINTR: the fd is gone either way on Linux */
+}
+
+static void oom(void) {
+  static const char msg[] = "nsbox: out of memory\n";
+  if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
+    _exit(125);
+  _exit(125);
+}
+
+void *xmalloc(size_t n) {
+  void *p = calloc(1, n ? n : 1);
+  if (p == NULL)
+    oom();
+  return p;
+}
+
+void *xrealloc(void *p, size_t n) {
+  p = realloc(p, n ? n : 1);
+  if (p == NULL)
+    oom();
+  return p;
+}
+
+char *xstrdup(const char *s) {
+  char *p = strdup(s);
+  if (p == NULL)
+    oom();
+  return p;
+}
+
+char *xstrndup(const char *s, size_t n) {
+  char *p = strndup(s, n);
+  if (p == NULL)
+    oom();
+  return p;
+}
+
+char *xasprintf(const char *fmt, ...) {
+  char *s = NULL;
+  va_list ap;
+  va_start(ap, fmt);
+  int r = vasprintf(&s, fmt, ap);
+  va_end(ap);
+  if (r < 0)
+    oom();
+  return s;
+}
+
+int write_all(int fd, const void *buf, size_t len) {
+  const char *p = buf;
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return -errno;
+    }
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+ssize_t read_file_at(int dirfd, const char *path, char **out) {
+  cleanup_close int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    return -errno;
+  size_t cap = 4096, len = 0;
+  cleanup_free char *buf = xmalloc(cap);
+  for (;;) {
+    if (len + 1 >= cap)
+      buf = xrealloc(buf, cap *= 2);
+    ssize_t n = read(fd, buf + len, cap - len - 1);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return -errno;
+    }
+    if (n == 0)
+      break;
+    len += (size_t)n;
+  }
+  buf[len] = '\0';
+  *out = steal_pointer(&buf);
+  return (ssize_t)len;
+}
+
+int write_file_at(int dirfd, const char *path, const char *data, size_t len, int mode,
+                  bool atomic) {
+  char tmp[PATH_MAX];
+  const char *target = path;
+  if (atomic) {
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid()) >= (int)sizeof(tmp))
+      return -ENAMETOOLONG;
+    target = tmp;
+  }
+  int fd = openat(dirfd, target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0)
+    return -errno;
+  int r = write_all(fd, data, len);
+  if (close(fd) < 0 && r == 0 && errno != EINTR)
+    r = -errno;
+  if (r == 0 && atomic && renameat(dirfd, tmp, dirfd, path) < 0)
+    r = -errno;
+  if (r < 0 && atomic)
+    unlinkat(dirfd, tmp, 0);
+  return r;
+}
+
+int mkdir_p(const char *path, mode_t mode) {
+  char buf[PATH_MAX];
+  if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+    return -ENAMETOOLONG;
+  for (char *p = buf + 1;; p++) {
+    if (*p == '/' || *p == '\0') {
+      char c = *p;
+      *p = '\0';
+      if (mkdir(buf, mode) < 0 && errno != EEXIST)
+        return -errno;
+      *p = c;
+      if (c == '\0')
+        break;
+    }
+  }
+  return 0;
+}
+
+static int rm_rf_children(int dfd, dev_t dev);
+
+int rm_rf_at(int dirfd, const char *name) {
+  struct stat st;
+  if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+    return errno == ENOENT ? 0 : -errno;
+  if (!S_ISDIR(st.st_mode))
+    return unlinkat(dirfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+
+  int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 && errno == EACCES && st.st_uid == geteuid()) {
+    /* Overlay's work dir and images' unreadable dirs: ours to open up before removing. */
+    fchmodat(dirfd, name, 0700, 0);
+    fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  }
+  if (fd < 0)
+    return -errno;
+  int r = rm_rf_children(fd, st.st_dev);
+  close(fd);
+  if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
+    r = -errno;
+  return r;
+}
+
+static int rm_rf_children(int dfd, dev_t dev) {
+  int dup_fd = dup(dfd);
+  if (dup_fd < 0)
+    return -errno;
+  DIR *d = fdopendir(dup_fd);
+  if (d == NULL) {
+    close(dup_fd);
+    return -errno;
+  }
+  int r = 0;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+      continue;
+    struct stat st;
+    if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+        st.st_dev != dev) {
+      /* A mount point: never descend into another filesystem. */
+      if (r == 0)
+        r = -EBUSY;
+      continue;
+    }
+    int rr = rm_rf_at(dfd, de->d_name);
+    if (rr < 0 && r == 0)
+      r = rr;
+  }
+  closedir(d);
+  return r;
+}
+
+void random_hex_id(char out[65]) {
+  unsigned char raw[32];
+  size_t got = 0;
+  while (got < sizeof(raw)) {
+    ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      /* No entropy source at all is not worth failing a run for: ids need only be unique. */
+      for (; got < sizeof(raw); got++)
+        raw[got] = (unsigned char)(getpid() * 131 + (int)got * 7919 + (int)time(NULL));
+      break;
+    }
+    got += (size_t)n;
+  }
+  static const char hex[] = "0123456789abcdef";
+  for (size_t i = 0; i < sizeof(raw); i++) {
+    out[2 * i] = hex[raw[i] >> 4];
+    out[2 * i + 1] = hex[raw[i] & 15];
+  }
+  out[64] = '\0';
+}
+
+int parse_ulong(const char *s, unsigned long *out) {
+  if (s == NULL || *s < '0' || *s > '9')
+    return -EINVAL;
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul(s, &end, 10);
+  if (errno != 0 || *end != '\0')
+    return -EINVAL;
+  *out = v;
+  return 0;
+}
+
+void format_ago(time_t t, char *out, size_t len) {
+  if (t <= 0) {
+    snprintf(out, len, "unknown");
+    return;
+  }
+  long long d = (long long)(time(NULL) - t);
+  if (d < 0)
+    d = 0;
+  static const struct {
+    long long secs;
+    const char *unit;
+  } units[] = {{86400 * 365, "year"}, {86400 * 7, "week"}, {86400, "day"},
+               {3600, "hour"},        {60, "minute"},      {1, "second"}};
+  for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+    if (d >= units[i].secs || units[i].secs == 1) {
+      long long n = d / units[i].secs;
+      if (n == 0 && units[i].secs == 1) {
+        snprintf(out, len, "Less than a second ago");
+        return;
+      }
+      snprintf(out, len, "%lld %s%s ago", n, units[i].unit, n == 1 ? "" : "s");
+      return;
+    }
+  }
+}

@@ -1,0 +1,70 @@
+/* Small helpers shared by the runtime: cleanup attributes, whole-file I/O, directory
+ * removal that never follows symlinks, random ids. */
+#ifndef NSBOX_UTIL_H
+#define NSBOX_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "error.h"
+
+void cleanup_freep(void *p);
+void cleanup_closep(int *fd);
+#define cleanup_free __attribute__((cleanup(cleanup_freep)))
+#define cleanup_close __attribute__((cleanup(cleanup_closep)))
+
+/* Hands ownership of *p to the caller and clears it so no cleanup attribute frees it. */
+#define steal_pointer(p)                                                                         \
+  ({                                                                                             \
+    __typeof__(*(p)) _v = *(p);                                                                  \
+    *(p) = NULL;                                                                                 \
+    _v;                                                                                          \
+  })
+#define steal_fd(p)                                                                              \
+  ({                                                                                             \
+    int _fd = *(p);                                                                              \
+    *(p) = -1;                                                                                   \
+    _fd;                                                                                         \
+  })
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+void *xmalloc(size_t n);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* write(2) all of buf, retrying on EINTR and short writes. Returns 0 or -errno. */
+int write_all(int fd, const void *buf, size_t len);
+
+/* Reads a whole (small) file relative to dirfd into a NUL-terminated malloc'd buffer.
+ * Returns the length or -errno. */
+ssize_t read_file_at(int dirfd, const char *path, char **out);
+
+/* Writes data to dirfd/path (O_CLOEXEC|O_NOFOLLOW); atomically when `atomic` (through a
+ * temporary file and rename). Returns 0 or -errno. */
+int write_file_at(int dirfd, const char *path, const char *data, size_t len, int mode,
+                  bool atomic);
+
+/* mkdir -p with the given mode for every missing component; 0 or -errno. */
+int mkdir_p(const char *path, mode_t mode);
+
+/* Removes dirfd/name and everything below it without following symlinks or crossing into
+ * other mounts. Directories the caller owns but cannot read are made readable first.
+ * Returns 0 or -errno (first error; it still removes what it can). */
+int rm_rf_at(int dirfd, const char *name);
+
+/* 32 random bytes as 64 lower-case hex digits plus NUL. */
+void random_hex_id(char out[65]);
+
+/* "3 seconds ago", "5 minutes ago", ... */
+void format_ago(time_t t, char *out, size_t len);
+
+/* Parses a decimal unsigned number that must fill the whole string. */
+int parse_ulong(const char *s, unsigned long *out);
+
+#endif
