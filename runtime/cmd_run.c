@@ -338,8 +338,6 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv) {
     container_remove(&s, c.id, &ignored);
   } else {
     container_set_exited(&s, c.id, status < 0 ? err.exit_code : status, &ignored);
-    cleanup_free char *rundir = xasprintf("%s/%s", s.run, c.id);
-    rm_rf_at(AT_FDCWD, rundir);
   }
   if (status >= 0)
     return status;

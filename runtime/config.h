@@ -53,8 +53,6 @@ struct nsbox_config {
   enum nsbox_network network;
   bool userns; /* rootless: run in a new user namespace with idmaps */
   struct nsbox_idmaps idmaps;
-  /* Files bind-mounted over /etc/hostname, /etc/hosts and /etc/resolv.conf. */
-  char *etc_dir;
   bool remove; /* --rm */
 };
 

@@ -69,12 +69,11 @@ int devices_setup(const struct nsbox_config *c, int rootfd, nsbox_error_t *err) 
   if (mount_on_fd("tmpfs", at, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=65536k",
                   "tmpfs on /dev", err) < 0)
     return -1;
-  /* `at` names the covered directory; open the new tmpfs on top of it. */
-  char path[32];
-  snprintf(path, sizeof(path), "/proc/self/fd/%d", at);
-  cleanup_close int devfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  /* `at` (and /proc/self/fd/N) names the covered directory; a fresh walk of the path
+   * crosses into the new tmpfs on top of it. */
+  cleanup_close int devfd = open_in_root(rootfd, "/dev", CREATE_NONE, err);
   if (devfd < 0)
-    return nsbox_fail(err, errno, "open /dev");
+    return -1;
 
   bool try_mknod = !c->userns;
   for (size_t i = 0; i < ARRAY_SIZE(devices); i++) {

@@ -112,18 +112,18 @@ int make_readonly_fd(int fd, bool recursive, const char *what, nsbox_error_t *er
   return 0;
 }
 
-int bind_on_fd(const char *src, int fd, bool readonly, const char *what, nsbox_error_t *err) {
-  if (mount_on_fd(src, fd, NULL, MS_BIND | MS_REC, NULL, what, err) < 0)
+int bind_on_fd(const char *src, int rootfd, int fd, const char *dst, bool readonly,
+               nsbox_error_t *err) {
+  if (mount_on_fd(src, fd, NULL, MS_BIND | MS_REC, NULL, dst, err) < 0)
     return -1;
   if (!readonly)
     return 0;
-  /* fd still names the covered mount point; reopen the new mount on top to change it. */
-  char target[32];
-  fd_path(target, fd);
-  cleanup_close int top = open(target, O_PATH | O_CLOEXEC);
+  /* fd (and /proc/self/fd/N) still names the covered directory; a fresh walk of the path
+   * crosses into the new mount on top of it. */
+  cleanup_close int top = open_in_root(rootfd, dst, CREATE_NONE, err);
   if (top < 0)
-    return nsbox_fail(err, errno, "open %s", what);
-  return make_readonly_fd(top, true, what, err);
+    return -1;
+  return make_readonly_fd(top, true, dst, err);
 }
 
 static int mount_proc(int rootfd, nsbox_error_t *err) {
@@ -147,18 +147,51 @@ static int mount_sys(const struct nsbox_config *c, int rootfd, nsbox_error_t *er
    * --network host the host's /sys is bound read-only instead, as podman does. */
   if (errno != EPERM)
     return nsbox_fail(err, errno, "mount sysfs on /sys");
-  return bind_on_fd("/sys", fd, true, "/sys", err);
+  return bind_on_fd("/sys", rootfd, fd, "/sys", true, err);
 }
 
-static int mount_etc_file(const struct nsbox_config *c, int rootfd, const char *name,
+/* The /etc files are made on the container's /dev tmpfs, bound over /etc/NAME and unlinked
+ * from /dev again: nothing of them lives on the host, so nothing is left to clean up. */
+static int mount_etc_file(int rootfd, int devfd, const char *name, const char *data,
                           nsbox_error_t *err) {
-  char dst[64], src[PATH_MAX];
+  char tmp[64], dst[64];
+  snprintf(tmp, sizeof(tmp), ".nsbox-%s", name);
   snprintf(dst, sizeof(dst), "/etc/%s", name);
-  snprintf(src, sizeof(src), "%s/%s", c->etc_dir, name);
+  cleanup_close int src = openat(devfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (src < 0)
+    return nsbox_fail(err, errno, "create %s", dst);
+  int r = write_all(src, data, strlen(data));
+  if (r < 0)
+    return nsbox_fail(err, -r, "write %s", dst);
   cleanup_close int fd = open_in_root(rootfd, dst, CREATE_FILE, err);
   if (fd < 0)
     return -1;
-  return mount_on_fd(src, fd, NULL, MS_BIND, NULL, dst, err);
+  char from[32];
+  snprintf(from, sizeof(from), "/proc/self/fd/%d", src);
+  r = mount_on_fd(from, fd, NULL, MS_BIND, NULL, dst, err);
+  unlinkat(devfd, tmp, 0);
+  return r;
+}
+
+static int mount_etc_files(const struct nsbox_config *c, int rootfd, nsbox_error_t *err) {
+  cleanup_free char *hosts =
+      xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                "127.0.1.1\t%s\n",
+                c->hostname);
+  cleanup_free char *hostname = xasprintf("%s\n", c->hostname);
+  cleanup_free char *resolv = NULL;
+  /* systemd-resolved's stub listens on the host's loopback, out of the container's reach. */
+  if (read_file_at(AT_FDCWD, "/run/systemd/resolve/resolv.conf", &resolv) < 0 &&
+      read_file_at(AT_FDCWD, "/etc/resolv.conf", &resolv) < 0)
+    resolv = xstrdup("");
+  cleanup_close int devfd = open_in_root(rootfd, "/dev", CREATE_NONE, err);
+  if (devfd < 0)
+    return -1;
+  if (mount_etc_file(rootfd, devfd, "hostname", hostname, err) < 0 ||
+      mount_etc_file(rootfd, devfd, "hosts", hosts, err) < 0 ||
+      mount_etc_file(rootfd, devfd, "resolv.conf", resolv, err) < 0)
+    return -1;
+  return 0;
 }
 
 static int mount_user(const struct nsbox_mount *m, int rootfd, nsbox_error_t *err) {
@@ -174,7 +207,7 @@ static int mount_user(const struct nsbox_mount *m, int rootfd, nsbox_error_t *er
   if (fd < 0)
     return -1;
   if (m->kind == MOUNT_BIND)
-    return bind_on_fd(m->source, fd, m->readonly, m->destination, err);
+    return bind_on_fd(m->source, rootfd, fd, m->destination, m->readonly, err);
   unsigned long fl = MS_NOSUID | MS_NODEV | (m->readonly ? MS_RDONLY : 0);
   return mount_on_fd("tmpfs", fd, "tmpfs", fl, m->options ? m->options : "mode=1777",
                      m->destination, err);
@@ -184,10 +217,8 @@ int mounts_setup(const struct nsbox_config *c, int rootfd, nsbox_error_t *err) {
   if (mount_proc(rootfd, err) < 0 || mount_sys(c, rootfd, err) < 0 ||
       devices_setup(c, rootfd, err) < 0)
     return -1;
-  static const char *const etc_files[] = {"hostname", "hosts", "resolv.conf"};
-  for (size_t i = 0; i < ARRAY_SIZE(etc_files); i++)
-    if (mount_etc_file(c, rootfd, etc_files[i], err) < 0)
-      return -1;
+  if (mount_etc_files(c, rootfd, err) < 0)
+    return -1;
   for (size_t i = 0; i < c->n_mounts; i++)
     if (mount_user(&c->mounts[i], rootfd, err) < 0)
       return -1;

@@ -19,8 +19,10 @@ int open_in_root(int rootfd, const char *path, enum create_kind create, nsbox_er
 int mount_on_fd(const char *source, int fd, const char *fstype, unsigned long flags,
                 const char *data, const char *what, nsbox_error_t *err);
 
-/* Bind-mounts host path src (recursively) over the mount point behind fd. */
-int bind_on_fd(const char *src, int fd, bool readonly, const char *what, nsbox_error_t *err);
+/* Bind-mounts host path src (recursively) over the mount point behind fd, which is dst
+ * inside rootfd. */
+int bind_on_fd(const char *src, int rootfd, int fd, const char *dst, bool readonly,
+               nsbox_error_t *err);
 
 /* Makes the mount behind fd read-only, keeping its other flags (locked ones included). */
 int make_readonly_fd(int fd, bool recursive, const char *what, nsbox_error_t *err);

@@ -128,31 +128,6 @@ static char *join_args(char **args) {
   return out;
 }
 
-static int write_etc_files(const struct nsbox_config *c, nsbox_error_t *err) {
-  cleanup_free char *hosts =
-      xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-                "127.0.1.1\t%s\n",
-                c->hostname);
-  cleanup_free char *hostname = xasprintf("%s\n", c->hostname);
-  cleanup_free char *resolv = NULL;
-  /* systemd-resolved's stub listens on the host's loopback, out of the container's reach. */
-  if (read_file_at(AT_FDCWD, "/run/systemd/resolve/resolv.conf", &resolv) < 0 &&
-      read_file_at(AT_FDCWD, "/etc/resolv.conf", &resolv) < 0)
-    resolv = xstrdup("");
-  const struct {
-    const char *name, *data;
-  } files[] = {{"hostname", hostname}, {"hosts", hosts}, {"resolv.conf", resolv}};
-  cleanup_close int dfd = open(c->etc_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0)
-    return nsbox_fail(err, errno, "open %s", c->etc_dir);
-  for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-    int r = write_file_at(dfd, files[i].name, files[i].data, strlen(files[i].data), 0644, false);
-    if (r < 0)
-      return nsbox_fail(err, -r, "write %s/%s", c->etc_dir, files[i].name);
-  }
-  return 0;
-}
-
 int container_create(struct nsbox_store *s, struct nsbox_config *c, nsbox_error_t *err) {
   if (c->id[0] == '\0')
     random_hex_id(c->id);
@@ -173,11 +148,6 @@ int container_create(struct nsbox_store *s, struct nsbox_config *c, nsbox_error_
     unlink(name_link);
     return -1;
   }
-  c->etc_dir = xasprintf("%s/%s", s->run, c->id);
-  if (mkdir(c->etc_dir, 0700) < 0) {
-    nsbox_fail(err, errno, "mkdir %s", c->etc_dir);
-    goto fail;
-  }
   if (c->root.path == NULL) {
     c->root.upperdir = xasprintf("%s/upper", dir);
     c->root.workdir = xasprintf("%s/work", dir);
@@ -188,8 +158,6 @@ int container_create(struct nsbox_store *s, struct nsbox_config *c, nsbox_error_
       goto fail;
     }
   }
-  if (write_etc_files(c, err) < 0)
-    goto fail;
 
   cleanup_free char *cmd = join_args(c->process.args);
   cleanup_free char *rec = xasprintf(
@@ -287,8 +255,6 @@ int container_remove(struct nsbox_store *s, const char *id, nsbox_error_t *err) 
         unlink(link);
     }
   }
-  cleanup_free char *rundir = xasprintf("%s/%s", s->run, id);
-  rm_rf_at(AT_FDCWD, rundir);
   return store_remove_tree(s, dir, err);
 }
 

@@ -57,8 +57,14 @@ nobody:x:65534:65534:nobody:/nonexistent:/bin/false
 EOF
 cat >etc/group <<'EOF'
 root:x:0:
+tty:x:5:
 nogroup:x:65534:
 EOF
+# Empty, as in docker export: the runtime mounts its own over them, and their presence in the
+# image spares a copy-up of /etc in every container.
+: >etc/hostname
+: >etc/hosts
+: >etc/resolv.conf
 version=$("$BB" 2>/dev/null | sed -n '1s/^BusyBox v\([^ ]*\).*/\1/p')
 cat >etc/os-release <<EOF
 NAME="nsbox busybox"
