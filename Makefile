@@ -5,7 +5,7 @@ OUT := out
 DEPS ?= $(error DEPS is not set: run ./build.sh)
 KHDR ?= $(error KHDR is not set: run ./build.sh)
 
-WARN := -Wall -Wextra -Werror -Wshadow -Wvla -Wformat=2 -Wmissing-prototypes \
+WARN := -Wall -Wextra -Werror -Wshadow -Wvla -Wformat=2 -Wmissing-prototypes -Wjump-misses-init \
         -Wno-unused-parameter -Wno-format-truncation
 CFLAGS := -std=gnu11 -Os -g0 $(WARN) -ffunction-sections -fdata-sections \
           -fno-asynchronous-unwind-tables -MMD -MP -D_GNU_SOURCE \

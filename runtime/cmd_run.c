@@ -306,42 +306,46 @@ static int parse_run(struct nsbox_config *c, int argc, char **argv, const char *
   return 0;
 }
 
+/* Everything after parsing; returns the exit status or -1 with err filled. */
+static int run_container(const struct cli_globals *g, struct nsbox_config *c,
+                         nsbox_error_t *err) {
+  struct nsbox_store s;
+  char image_id[65] = "";
+  if (store_open(&s, g->root, err) < 0)
+    return -1;
+  c->userns = s.rootless;
+  c->idmaps = s.idmaps;
+  if (c->image) {
+    if (image_resolve(&s, c->image, image_id, &c->root.lowerdir, err) < 0)
+      return -1;
+    c->image_id = image_id;
+  }
+  if (container_create(&s, c, err) < 0)
+    return -1;
+  int status = container_run(&s, c, err);
+  nsbox_error_t ignored = {0};
+  if (status < 0 && err->exit_code == 125) {
+    /* Nothing ran: leave nothing behind. */
+    container_remove(&s, c->id, &ignored);
+    return -1;
+  }
+  if (c->remove)
+    container_remove(&s, c->id, &ignored);
+  else
+    container_set_exited(&s, c->id, status < 0 ? err->exit_code : status, &ignored);
+  return status;
+}
+
 int cmd_run(const struct cli_globals *g, int argc, char **argv) {
   struct nsbox_config c = {0};
   const char *entrypoint = NULL;
   int r = parse_run(&c, argc, argv, &entrypoint);
   if (r != 0)
     return r < 0 ? 0 : r;
-
-  struct nsbox_store s;
   nsbox_error_t err = {0};
-  if (store_open(&s, g->root, &err) < 0)
-    goto fail;
-  c.userns = s.rootless;
-  c.idmaps = s.idmaps;
-  char image_id[65];
-  if (c.image) {
-    if (image_resolve(&s, c.image, image_id, &c.root.lowerdir, &err) < 0)
-      goto fail;
-    c.image_id = image_id;
-  }
-  if (container_create(&s, &c, &err) < 0)
-    goto fail;
-  int status = container_run(&s, &c, &err);
-  nsbox_error_t ignored = {0};
-  if (status < 0 && err.exit_code == 125) {
-    /* Nothing ran: leave nothing behind. */
-    container_remove(&s, c.id, &ignored);
-    goto fail;
-  }
-  if (c.remove) {
-    container_remove(&s, c.id, &ignored);
-  } else {
-    container_set_exited(&s, c.id, status < 0 ? err.exit_code : status, &ignored);
-  }
+  int status = run_container(g, &c, &err);
   if (status >= 0)
     return status;
-fail:
   nsbox_print_error(&err);
   return err.exit_code ? err.exit_code : 125;
 }

@@ -159,9 +159,8 @@ static char **env_with_home(char **env, const char *home) {
 /* Everything the child does before exec; returns only on failure. */
 static int child_setup(struct child_ctx *x, nsbox_error_t *err) {
   const struct nsbox_config *c = x->c;
-  /* nsbox run dying (even by SIGKILL) takes the container with it. */
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-
+  /* ns_spawn set PR_SET_PDEATHSIG: nsbox run dying (even by SIGKILL) takes the container
+   * with it, as the init inherits it across exec. */
   cleanup_close int rootfd = rootfs_mount(c, err);
   if (rootfd < 0 || mounts_setup(c, rootfd, err) < 0)
     return -1;
@@ -190,6 +189,11 @@ static int child_setup(struct child_ctx *x, nsbox_error_t *err) {
     for (int fd = 3; fd < 1024; fd++)
       fcntl(fd, F_SETFD, FD_CLOEXEC);
   }
+  /* The container starts with every signal at its default, as runc and crun do: a caller
+   * that ignores SIGINT (a background job) or SIGPIPE must not pass that on. */
+  for (int sig = 1; sig < NSIG; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP)
+      signal(sig, SIG_DFL);
   sigprocmask(SIG_SETMASK, &x->orig_mask, NULL);
 
   if (x->initfd >= 0) {
@@ -247,40 +251,17 @@ static int supervise(pid_t pid, const sigset_t *set) {
   }
 }
 
-int container_run(struct nsbox_store *s, const struct nsbox_config *c, nsbox_error_t *err) {
-  struct child_ctx x = {.c = c, .sock = -1, .initfd = -1};
-  sigset_t set;
-  forward_set(&set);
-  sigaddset(&set, SIGCHLD);
-  /* Blocked from before the child exists, so no signal is lost or acts on nsbox itself;
-   * the child restores the original mask before exec. */
-  sigprocmask(SIG_BLOCK, &set, &x.orig_mask);
-
-  int ret = -1;
-  cleanup_close int initfd = -1;
-  cleanup_close int psock = -1;
-  if (!c->process.no_init && (initfd = initmem_open(err)) < 0)
-    goto out;
-  x.initfd = initfd;
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-    nsbox_fail(err, errno, "socketpair");
-    goto out;
-  }
-  psock = sv[0];
-  x.sock = sv[1];
-
+/* Waits for the child's exec (EOF on the socket) or its error, then supervises it. */
+static int start_and_wait(struct nsbox_store *s, const struct nsbox_config *c,
+                          struct child_ctx *x, const sigset_t *set, int psock,
+                          nsbox_error_t *err) {
   unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
   if (c->network == NET_NONE)
     flags |= CLONE_NEWNET;
-  pid_t pid = ns_spawn(flags, c->userns ? &c->idmaps : NULL, container_child, &x, err);
-  close(sv[1]);
+  pid_t pid = ns_spawn(flags, c->userns ? &c->idmaps : NULL, container_child, x, err);
+  close(x->sock);
   if (pid < 0)
-    goto out;
-  close(initfd);
-  initfd = -1;
-
-  /* The child's error, or EOF once its exec closed the socket. */
+    return -1;
   nsbox_error_t cerr = {0};
   ssize_t n;
   while ((n = read(psock, &cerr, sizeof(cerr))) < 0 && errno == EINTR)
@@ -293,12 +274,33 @@ int container_run(struct nsbox_store *s, const struct nsbox_config *c, nsbox_err
     err->msg[sizeof(err->msg) - 1] = '\0';
     if (err->exit_code == 0)
       err->exit_code = 125;
-    goto out;
+    return -1;
   }
   nsbox_error_t ignored = {0};
   container_set_running(s, c->id, pid, &ignored);
-  ret = wait_status(supervise(pid, &set));
-out:
+  return wait_status(supervise(pid, set));
+}
+
+int container_run(struct nsbox_store *s, const struct nsbox_config *c, nsbox_error_t *err) {
+  struct child_ctx x = {.c = c, .sock = -1, .initfd = -1};
+  sigset_t set;
+  forward_set(&set);
+  sigaddset(&set, SIGCHLD);
+  /* Blocked from before the child exists, so no signal is lost or acts on nsbox itself;
+   * the child restores the original mask before exec. */
+  sigprocmask(SIG_BLOCK, &set, &x.orig_mask);
+  int ret = -1, sv[2];
+  if (!c->process.no_init && (x.initfd = initmem_open(err)) < 0) {
+    /* err says why */
+  } else if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+    nsbox_fail(err, errno, "socketpair");
+  } else {
+    x.sock = sv[1];
+    ret = start_and_wait(s, c, &x, &set, sv[0], err);
+    close(sv[0]);
+  }
+  if (x.initfd >= 0)
+    close(x.initfd);
   sigprocmask(SIG_SETMASK, &x.orig_mask, NULL);
   return ret;
 }

@@ -308,9 +308,34 @@ static void drop_if_unused(struct nsbox_store *s, const char *id) {
   store_remove_tree(s, p, &ignored);
 }
 
-/* Runs the extraction child and waits for it; SIGINT/TERM/HUP stop it (then we clean up). */
-static int run_import(struct nsbox_store *s, struct import_ctx *x, struct import_report *rep,
-                      nsbox_error_t *err) {
+/* Waits for the extraction child; SIGINT/TERM/HUP stop it (the caller cleans up). */
+static int wait_import(pid_t pid, int report_fd, const sigset_t *set, struct import_report *rep,
+                       nsbox_error_t *err) {
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) != pid) {
+    int sig = sigwaitinfo(set, NULL);
+    if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
+      kill(pid, SIGKILL);
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+      nsbox_fail(err, 0, "interrupted by signal %d", sig);
+      err->exit_code = 128 + sig;
+      return -1;
+    }
+  }
+  ssize_t n = read(report_fd, rep, sizeof(*rep));
+  if (n != (ssize_t)sizeof(*rep))
+    return nsbox_fail(err, 0, "the extraction process %s",
+                      WIFSIGNALED(status) ? "was killed" : "died");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    *err = rep->err;
+    err->msg[sizeof(err->msg) - 1] = '\0';
+    return -1;
+  }
+  return 0;
+}
+
+static int run_import(struct import_ctx *x, struct import_report *rep, nsbox_error_t *err) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) < 0)
     return nsbox_fail(err, errno, "pipe");
@@ -324,40 +349,67 @@ static int run_import(struct nsbox_store *s, struct import_ctx *x, struct import
   sigprocmask(SIG_BLOCK, &set, &old);
   pid_t pid = ns_spawn(0, x->maps, import_child, x, err);
   close(p[1]);
-  int ret = -1;
-  if (pid < 0)
-    goto out;
-  int status = 0;
-  for (;;) {
-    pid_t w = waitpid(pid, &status, WNOHANG);
-    if (w == pid)
-      break;
-    int sig = sigwaitinfo(&set, NULL);
-    if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
-      kill(pid, SIGKILL);
-      while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-      nsbox_fail(err, 0, "import interrupted by signal %d", sig);
-      err->exit_code = 128 + sig;
-      goto out;
-    }
-  }
-  ssize_t n = read(p[0], rep, sizeof(*rep));
-  if (n != (ssize_t)sizeof(*rep)) {
-    nsbox_fail(err, 0, "import failed (extraction process %s)",
-               WIFSIGNALED(status) ? "was killed" : "died");
-    goto out;
-  }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    *err = rep->err;
-    err->msg[sizeof(err->msg) - 1] = '\0';
-    goto out;
-  }
-  ret = 0;
-out:
+  int r = pid < 0 ? -1 : wait_import(pid, p[0], &set, rep, err);
   close(p[0]);
   sigprocmask(SIG_SETMASK, &old, NULL);
-  return ret;
+  return r;
+}
+
+/* Points the tag at the new image atomically; the old image goes once unused. */
+static int set_tag(struct nsbox_store *s, const char *norm, const char *id, nsbox_error_t *err) {
+  cleanup_free char *link = tag_path(s, norm);
+  cleanup_free char *link_tmp = xasprintf("%s.tmp%d", link, (int)getpid());
+  cleanup_free char *target = xasprintf("../by-id/%s", id);
+  char old[65];
+  bool had_old = read_tag(link, old) == 0;
+  if (symlink(target, link_tmp) < 0 || rename(link_tmp, link) < 0) {
+    int e = errno;
+    unlink(link_tmp);
+    return nsbox_fail(err, e, "tag %s", norm);
+  }
+  if (had_old && strcmp(old, id) != 0)
+    drop_if_unused(s, old);
+  return 0;
+}
+
+/* Extracts into tmp (locked while we live), then renames it into place and tags it. */
+static int import_into(struct nsbox_store *s, const char *tmp, int in, const char *norm,
+                       const char *id, nsbox_error_t *err) {
+  cleanup_free char *rootfs = xasprintf("%s/rootfs", tmp);
+  /* The lock lives as long as we do; collect_stale_imports() takes it only from the dead. */
+  cleanup_close int lock = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (lock < 0 || flock(lock, LOCK_EX) < 0 || mkdir(rootfs, 0755) < 0)
+    return nsbox_fail(err, errno, "prepare %s", tmp);
+  struct import_ctx x = {.in_fd = in,
+                         .rootfs = rootfs,
+                         .can_mknod = !s->rootless,
+                         .maps = s->rootless ? &s->idmaps : NULL};
+  struct import_report rep = {0};
+  if (run_import(&x, &rep, err) < 0)
+    return -1;
+
+  cleanup_free char *info = xasprintf("ref=%s\ncreated=%lld\nsize=%lld\nfiles=%ld\n", norm,
+                                      (long long)time(NULL), rep.bytes, rep.files);
+  cleanup_close int tfd = open(tmp, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  int r = tfd < 0 ? -errno : write_file_at(tfd, "info", info, strlen(info), 0600, false);
+  if (r < 0)
+    return nsbox_fail(err, -r, "write %s/info", tmp);
+  cleanup_free char *final = xasprintf("%s/images/by-id/%s", s->data, id);
+  if (rename(tmp, final) < 0)
+    return nsbox_fail(err, errno, "rename %s", tmp);
+  if (set_tag(s, norm, id, err) < 0) {
+    nsbox_error_t ignored = {0};
+    store_remove_tree(s, final, &ignored);
+    return -1;
+  }
+  if (rep.skipped_devices > 0)
+    nsbox_notice("skipped %ld device nodes and sockets: they cannot be created without root",
+                 rep.skipped_devices);
+  if (rep.unmapped_ids > 0)
+    nsbox_notice("%ld files belong to users other than root; without a range in /etc/subuid "
+                 "and /etc/subgid they are owned by root in the container",
+                 rep.unmapped_ids);
+  return 0;
 }
 
 int image_import(struct nsbox_store *s, const char *file, const char *ref, nsbox_error_t *err) {
@@ -376,66 +428,15 @@ int image_import(struct nsbox_store *s, const char *file, const char *ref, nsbox
   char id[65];
   random_hex_id(id);
   cleanup_free char *tmp = xasprintf("%s/images/by-id/.tmp-%s", s->data, id);
-  cleanup_free char *rootfs = xasprintf("%s/rootfs", tmp);
   if (mkdir(tmp, 0700) < 0)
     return nsbox_fail(err, errno, "mkdir %s", tmp);
-  /* The lock lives as long as we do; collect_stale_imports() takes it only from the dead. */
-  cleanup_close int lock = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (lock < 0 || flock(lock, LOCK_EX) < 0 || mkdir(rootfs, 0755) < 0) {
-    nsbox_fail(err, errno, "prepare %s", tmp);
-    goto fail;
-  }
-  struct import_ctx x = {.in_fd = in, .rootfs = rootfs, .can_mknod = !s->rootless,
-                         .maps = s->rootless ? &s->idmaps : NULL};
-  struct import_report rep = {0};
-  if (run_import(s, &x, &rep, err) < 0) {
-    nsbox_wrap(err, "import %s", file);
-    goto fail;
-  }
-
-  cleanup_free char *info = xasprintf("ref=%s\ncreated=%lld\nsize=%lld\nfiles=%ld\n", norm,
-                                      (long long)time(NULL), rep.bytes, rep.files);
-  cleanup_close int tfd = open(tmp, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  int r = tfd < 0 ? -errno : write_file_at(tfd, "info", info, strlen(info), 0600, false);
-  if (r < 0) {
-    nsbox_fail(err, -r, "write %s/info", tmp);
-    goto fail;
-  }
-  cleanup_free char *final = xasprintf("%s/images/by-id/%s", s->data, id);
-  if (rename(tmp, final) < 0) {
-    nsbox_fail(err, errno, "rename %s", tmp);
-    goto fail;
-  }
-  /* Point the tag at the new image atomically; the old one goes once unused. */
-  cleanup_free char *link = tag_path(s, norm);
-  cleanup_free char *link_tmp = xasprintf("%s.tmp%d", link, (int)getpid());
-  cleanup_free char *target = xasprintf("../by-id/%s", id);
-  char old[65];
-  bool had_old = read_tag(link, old) == 0;
-  if (symlink(target, link_tmp) < 0 || rename(link_tmp, link) < 0) {
-    nsbox_fail(err, errno, "tag %s", norm);
-    unlink(link_tmp);
+  if (import_into(s, tmp, in, norm, id, err) < 0) {
     nsbox_error_t ignored = {0};
-    store_remove_tree(s, final, &ignored);
-    return -1;
+    store_remove_tree(s, tmp, &ignored);
+    return nsbox_wrap(err, "import %s", file);
   }
-  if (had_old)
-    drop_if_unused(s, old);
-
-  if (rep.skipped_devices > 0)
-    nsbox_notice("skipped %ld device nodes and sockets: they cannot be created without root",
-                 rep.skipped_devices);
-  if (rep.unmapped_ids > 0)
-    nsbox_notice("%ld files belong to users other than root; without a range in /etc/subuid "
-                 "and /etc/subgid they are owned by root in the container",
-                 rep.unmapped_ids);
   printf("%s\n", id);
   return 0;
-
-fail:;
-  nsbox_error_t ignored = {0};
-  store_remove_tree(s, tmp, &ignored);
-  return -1;
 }
 
 static void format_size(long long b, char *out, size_t len) {

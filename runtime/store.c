@@ -128,6 +128,30 @@ static char *join_args(char **args) {
   return out;
 }
 
+static void release_name(struct nsbox_store *s, const char *name, const char *id);
+
+/* The record first (container_remove() reads the name from it), then the layer's dirs. */
+static int fill_container_dir(struct nsbox_config *c, const char *dir, nsbox_error_t *err) {
+  cleanup_free char *cmd = join_args(c->process.args);
+  cleanup_free char *rec = xasprintf(
+      "id=%s\nname=%s\nimage=%s\nimage_id=%s\ncommand=%s\ncreated=%lld\nrootfs=%s\n", c->id,
+      c->name, c->image ? c->image : "", c->image_id ? c->image_id : "", cmd,
+      (long long)time(NULL), c->root.path ? c->root.path : "");
+  cleanup_close int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  int r = dfd < 0 ? -errno : write_file_at(dfd, "config", rec, strlen(rec), 0600, false);
+  if (r < 0)
+    return nsbox_fail(err, -r, "write %s/config", dir);
+  if (c->root.path != NULL)
+    return 0;
+  c->root.upperdir = xasprintf("%s/upper", dir);
+  c->root.workdir = xasprintf("%s/work", dir);
+  c->root.mergeddir = xasprintf("%s/merged", dir);
+  if (mkdir(c->root.upperdir, 0755) < 0 || mkdir(c->root.workdir, 0700) < 0 ||
+      mkdir(c->root.mergeddir, 0755) < 0)
+    return nsbox_fail(err, errno, "mkdir in %s", dir);
+  return 0;
+}
+
 int container_create(struct nsbox_store *s, struct nsbox_config *c, nsbox_error_t *err) {
   if (c->id[0] == '\0')
     random_hex_id(c->id);
@@ -148,34 +172,13 @@ int container_create(struct nsbox_store *s, struct nsbox_config *c, nsbox_error_
     unlink(name_link);
     return -1;
   }
-  if (c->root.path == NULL) {
-    c->root.upperdir = xasprintf("%s/upper", dir);
-    c->root.workdir = xasprintf("%s/work", dir);
-    c->root.mergeddir = xasprintf("%s/merged", dir);
-    if (mkdir(c->root.upperdir, 0755) < 0 || mkdir(c->root.workdir, 0700) < 0 ||
-        mkdir(c->root.mergeddir, 0755) < 0) {
-      nsbox_fail(err, errno, "mkdir in %s", dir);
-      goto fail;
-    }
-  }
-
-  cleanup_free char *cmd = join_args(c->process.args);
-  cleanup_free char *rec = xasprintf(
-      "id=%s\nname=%s\nimage=%s\nimage_id=%s\ncommand=%s\ncreated=%lld\nrootfs=%s\n", c->id,
-      c->name, c->image ? c->image : "", c->image_id ? c->image_id : "", cmd,
-      (long long)time(NULL), c->root.path ? c->root.path : "");
-  cleanup_close int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  int r = dfd < 0 ? -errno : write_file_at(dfd, "config", rec, strlen(rec), 0600, false);
-  if (r < 0) {
-    nsbox_fail(err, -r, "write %s/config", dir);
-    goto fail;
+  if (fill_container_dir(c, dir, err) < 0) {
+    nsbox_error_t ignored = {0};
+    container_remove(s, c->id, &ignored);
+    release_name(s, c->name, c->id);
+    return -1;
   }
   return 0;
-
-fail:;
-  nsbox_error_t ignored = {0};
-  container_remove(s, c->id, &ignored);
-  return -1;
 }
 
 static int write_state(struct nsbox_store *s, const char *id, const char *text,
@@ -240,20 +243,24 @@ int store_remove_tree(struct nsbox_store *s, const char *path, nsbox_error_t *er
   return nsbox_fail(err, -r, "remove %s", path);
 }
 
+/* Drops the name reservation, only while it is still ours: by now the name may belong to a
+ * newer container. */
+static void release_name(struct nsbox_store *s, const char *name, const char *id) {
+  cleanup_free char *link = xasprintf("%s/containers/.names/%s", s->data, name);
+  char target[80];
+  ssize_t n = readlink(link, target, sizeof(target) - 1);
+  if (n > 0 && (target[n] = '\0', strcmp(target, id) == 0))
+    unlink(link);
+}
+
 int container_remove(struct nsbox_store *s, const char *id, nsbox_error_t *err) {
   cleanup_free char *dir = xasprintf("%s/containers/%s", s->data, id);
   cleanup_free char *rec = NULL;
   cleanup_free char *cfg = xasprintf("%s/config", dir);
   if (read_file_at(AT_FDCWD, cfg, &rec) >= 0) {
     cleanup_free char *name = record_get(rec, "name");
-    if (name) {
-      cleanup_free char *link = xasprintf("%s/containers/.names/%s", s->data, name);
-      char target[80];
-      ssize_t n = readlink(link, target, sizeof(target) - 1);
-      /* Only our own reservation: the name may belong to a newer container by now. */
-      if (n > 0 && (target[n] = '\0', strcmp(target, id) == 0))
-        unlink(link);
-    }
+    if (name)
+      release_name(s, name, id);
   }
   return store_remove_tree(s, dir, err);
 }

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -257,6 +258,8 @@ pid_t ns_spawn(unsigned long flags, const struct nsbox_idmaps *maps, ns_child_fn
     return nsbox_fail(err, e, "clone");
   }
   if (pid == 0) {
+    /* Whatever the child does, it does for the caller: it never outlives it. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (maps) {
       close(go[1]);
       char c;

@@ -70,30 +70,40 @@ init_run() {
 	local mode=$1
 	shift
 	need_mode "$mode"
-	run ${EXPECT:-} --separate-stderr "${L[@]}" "$NSBOX_INIT" "$@" </dev/null
+	run ${EXPECT:-} --separate-stderr timeout -k 2 30 "${L[@]}" "$NSBOX_INIT" "$@" </dev/null
 }
 
 # start_bg MODE [INIT ARGS...]: starts the init in the background with default signal
 # dispositions (bash would give a background job SIGINT/SIGQUIT ignored), waits for
 # $READY lines (default 1) on the FIFO $T/ready, which the test keeps open on fd 4, and
-# sets BG (the job) and INIT_PID (the init's pid as seen from here).
+# sets BG (the job) and INIT_PID (the init's pid as seen from here). The job writes the
+# init's exit status to the FIFO $T/done (fd 5), so that waiting for it can be bounded.
 start_bg() {
 	local mode=$1 i line
 	shift
 	need_mode "$mode"
-	mkfifo "$T/ready"
-	exec 4<>"$T/ready"
-	"${L[@]}" env --default-signal "$NSBOX_INIT" "$@" </dev/null 3>&- 4>&- &
+	mkfifo "$T/ready" "$T/done"
+	exec 4<>"$T/ready" 5<>"$T/done"
+	(
+		exec 3>&- 4>&- 5>&- </dev/null
+		st=0 # not $? alone: errexit would end the subshell first
+		"${L[@]}" env --default-signal "$NSBOX_INIT" "$@" || st=$?
+		echo "$st" >"$T/done"
+	) &
 	BG=$!
 	echo "$BG" >>"$T/launched"
 	for ((i = 0; i < ${READY:-1}; i++)); do
 		read -r -t 20 -u 4 line || fail "the command never became ready"
 	done
-	INIT_PID=$BG
-	if [ "$mode" = pid1 ]; then
-		# The file has no trailing newline, so read "fails" at EOF after filling INIT_PID.
-		read -r INIT_PID _ <"/proc/$BG/task/$BG/children" || [ -n "$INIT_PID" ]
-	fi
+	INIT_PID=$(child_of "$BG")
+	[ "$mode" = sub ] || INIT_PID=$(child_of "$INIT_PID")
+}
+
+# The children file has no trailing newline, so read "fails" at EOF after filling c.
+child_of() {
+	local c
+	read -r c _ <"/proc/$1/task/$1/children" || [ -n "$c" ]
+	echo "$c"
 }
 
 fail() {
@@ -101,10 +111,11 @@ fail() {
 	return 1
 }
 
-# wait_bg: sets status to the background init's exit status.
+# wait_bg: sets status to the background init's exit status; a hung init fails the test.
 wait_bg() {
-	status=0
-	wait "$BG" || status=$?
+	read -r -t 20 -u 5 status || fail "the init did not exit"
+	wait "$BG"
+	rm "$T/ready" "$T/done"
 }
 
 t_exit_codes() {
@@ -132,7 +143,6 @@ t_forward() {
 		kill -s "$sig" "$INIT_PID"
 		wait_bg
 		[ "$status" -eq "$code" ] || fail "SIG$sig: status $status, want $code"
-		rm "$T/ready"
 	done
 }
 @test "signals are forwarded to the command (pid1)" { t_forward pid1; }
@@ -292,7 +302,7 @@ t_tty() {
 	need_mode "$1"
 	command -v script >/dev/null || skip "script(1) from bsdutils is not installed"
 	cmd=$(printf '%q ' "${L[@]}" "$NSBOX_INIT" sh -c 'cat /proc/$$/stat')
-	run env SHELL=/bin/sh script -qec "$cmd" /dev/null </dev/null
+	run timeout -k 2 30 env SHELL=/bin/sh script -qec "$cmd" /dev/null </dev/null
 	[ "$status" -eq 0 ]
 	line=${output//$'\r'/}
 	f=(${line%% (*} ${line##*) }) # pid state ppid pgrp session tty_nr tpgid

@@ -23,6 +23,15 @@ mkdir -p "$stage/out"
 cp out/nsbox out/nsbox-init out/busybox.tar "$stage/out/"
 cp -r tests "$stage/tests"
 [ -d bench ] && cp -r bench "$stage/bench"
+# Fixtures only root can make: a tarball holding a device node.
+if [ "$(id -u)" -eq 0 ]; then
+  mkdir -p "$stage/tests/fixtures" "$stage/devroot/bin"
+  cp out/busybox.tar "$stage/tests/fixtures/"
+  tar -xf out/busybox.tar -C "$stage/devroot"
+  mknod "$stage/devroot/mydev" c 1 3
+  tar -cf "$stage/tests/fixtures/devnode.tar" -C "$stage/devroot" .
+  rm -rf "$stage/devroot" "$stage/tests/fixtures/busybox.tar"
+fi
 chmod -R a+rX "$stage"
 
 # Runs one suite as `who` (empty: ourselves) and folds its TAP output into the totals.

@@ -1,0 +1,58 @@
+# Shared by every .bats file: the nsbox under test, the mode we run in, and small checks.
+bats_require_minimum_version 1.5.0
+
+# nsbox with the suite's store. In a subshell (`nsbox run ... &`, `run nsbox ...`) it execs,
+# so that $! is nsbox itself and a signal sent to it reaches nsbox, not a wrapping bash.
+nsbox() {
+  if [ "$BASHPID" != "$$" ]; then
+    exec "$NSBOX" ${NSBOX_TEST_ROOT:+--root "$NSBOX_TEST_ROOT"} "$@"
+  fi
+  "$NSBOX" ${NSBOX_TEST_ROOT:+--root "$NSBOX_TEST_ROOT"} "$@"
+}
+
+is_root_mode() { [ "$NSBOX_TEST_MODE" = root ]; }
+
+# Whether the user we run as has a subordinate id range nsbox will use.
+has_subids() {
+  [ "$(id -u)" -ne 0 ] || return 1
+  local me
+  me=$(id -un)
+  grep -qE "^($me|$(id -u)):" /etc/subuid 2>/dev/null &&
+    grep -qE "^($me|$(id -u)):" /etc/subgid 2>/dev/null &&
+    command -v newuidmap >/dev/null
+}
+
+# The data dir nsbox uses for this suite.
+store_dir() {
+  if is_root_mode; then echo "$NSBOX_TEST_ROOT"; else echo "$XDG_DATA_HOME/nsbox"; fi
+}
+
+# Asserts: the last `run` printed exactly one line on stderr-merged output, starting "nsbox: ".
+assert_one_error_line() {
+  [ "${#lines[@]}" -eq 1 ] || {
+    echo "expected one line, got ${#lines[@]}: $output"
+    return 1
+  }
+  [[ ${lines[0]} == "nsbox: "* ]] || {
+    echo "expected 'nsbox: ...', got: ${lines[0]}"
+    return 1
+  }
+}
+
+# Number of containers in the store (any state).
+container_count() {
+  local d
+  d="$(store_dir)/containers"
+  find "$d" -mindepth 1 -maxdepth 1 -not -name '.*' | wc -l
+}
+
+# Polls a condition (a command) until it holds, at most ~10 s; the wait ends as soon as it
+# holds, so this is a bounded wait for an event, not a sleep that guesses a duration.
+wait_for() {
+  local i
+  for ((i = 0; i < 200; i++)); do
+    "$@" && return 0
+    sleep 0.05
+  done
+  "$@"
+}

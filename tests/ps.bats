@@ -1,0 +1,69 @@
+#!/usr/bin/env bats
+# nsbox ps and nsbox rm.
+load helpers
+
+@test "ps: lists a running container, ps -a an exited one, -q only ids" {
+  fifo="$BATS_TEST_TMPDIR/ready"
+  mkfifo "$fifo"
+  nsbox run --name ps-running busybox sh -c 'echo ready; sleep 1000 & wait' >"$fifo" &
+  pid=$!
+  read -r line <"$fifo"
+  run nsbox ps
+  [ "$status" -eq 0 ]
+  [[ ${lines[0]} == "CONTAINER ID"* ]]
+  [[ $output == *ps-running*busybox*Up* ]]
+  run nsbox ps -q
+  [[ ${lines[0]} =~ ^[0-9a-f]{12}$ ]]
+  run nsbox rm ps-running
+  [ "$status" -eq 125 ]
+  assert_one_error_line
+  kill -TERM "$pid"
+  wait "$pid" || true
+  run nsbox ps
+  [[ $output != *ps-running* ]]
+  run nsbox ps -a
+  [[ $output == *ps-running*Exited\ \(143\)* ]]
+  run nsbox rm ps-running
+  [ "$status" -eq 0 ]
+}
+
+@test "ps: a container whose nsbox was SIGKILLed is not reported as running" {
+  fifo="$BATS_TEST_TMPDIR/ready"
+  mkfifo "$fifo"
+  nsbox run --name ps-killed busybox sh -c 'echo ready; sleep 1000 & wait' >"$fifo" &
+  pid=$!
+  read -r line <"$fifo"
+  kill -KILL "$pid"
+  wait "$pid" || true
+  # The container dies with its nsbox (parent-death signal); ps must not say "Up".
+  wait_for sh -c "! '$NSBOX' ${NSBOX_TEST_ROOT:+--root '$NSBOX_TEST_ROOT'} ps | grep -q ps-killed"
+  run nsbox ps -a
+  [[ $output == *ps-killed* ]]
+  [[ $output != *ps-killed*Up* ]]
+  run nsbox rm ps-killed
+  [ "$status" -eq 0 ]
+}
+
+@test "rm -f removes a running container" {
+  fifo="$BATS_TEST_TMPDIR/ready"
+  mkfifo "$fifo"
+  nsbox run --name rm-force busybox sh -c 'echo ready; sleep 1000 & wait' >"$fifo" &
+  pid=$!
+  read -r line <"$fifo"
+  run nsbox rm -f rm-force
+  [ "$status" -eq 0 ]
+  wait "$pid" || status=$?
+  [ "${status:-0}" -eq 137 ]
+  run nsbox ps -a
+  [[ $output != *rm-force* ]]
+}
+
+@test "rm: files written by other users inside are removed too" {
+  if ! is_root_mode && ! has_subids; then
+    skip "without a subordinate range every file inside belongs to the user anyway"
+  fi
+  nsbox run --name rm-subuid busybox sh -c 'mkdir -p /d/e && echo x > /d/e/f && chown -R 1000:1000 /d && chmod 500 /d/e'
+  run nsbox rm rm-subuid
+  [ "$status" -eq 0 ]
+  [ "$(container_count)" -eq 0 ] || [ ! -e "$(store_dir)/containers/.names/rm-subuid" ]
+}
