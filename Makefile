@@ -18,8 +18,11 @@ RT_SRC := $(wildcard runtime/*.c)
 RT_OBJ := $(RT_SRC:%.c=$(OUT)/obj/%.o) $(OUT)/obj/runtime/init_blob.o
 RT_LIBS := -L$(DEPS)/lib -larchive -lzstd -lz -lseccomp -lcap
 
-.PHONY: all
+TEST_BINS := $(OUT)/unit-tests $(OUT)/deny-userns
+
+.PHONY: all tests
 all: $(OUT)/nsbox $(OUT)/nsbox-init
+tests: $(TEST_BINS)
 
 $(OUT)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -36,4 +39,12 @@ $(OUT)/nsbox-init: $(INIT_OBJ)
 $(OUT)/nsbox: $(RT_OBJ)
 	$(CC) $(LDFLAGS) $^ $(RT_LIBS) -o $@
 
--include $(INIT_OBJ:.o=.d) $(RT_OBJ:.o=.d)
+# Unit tests link the runtime's objects but its main().
+$(OUT)/unit-tests: $(OUT)/obj/tests/unit/unit.o $(filter-out %/main.o,$(RT_OBJ))
+	$(CC) $(LDFLAGS) $^ $(RT_LIBS) -o $@
+
+$(OUT)/deny-userns: $(OUT)/obj/tests/helpers/deny-userns.o
+	$(CC) $(LDFLAGS) $^ $(RT_LIBS) -o $@
+
+-include $(INIT_OBJ:.o=.d) $(RT_OBJ:.o=.d) $(OUT)/obj/tests/unit/unit.d \
+  $(OUT)/obj/tests/helpers/deny-userns.d

@@ -50,7 +50,7 @@ build() {
   ensure_pkgs "${BUILD_PKGS[@]}"
   local prefix
   prefix=$(deps/build-deps.sh)
-  make -s -j"$(nproc)" DEPS="$prefix" KHDR="$NSBOX_CACHE/kheaders" OUT="$OUT"
+  make -s -j"$(nproc)" DEPS="$prefix" KHDR="$NSBOX_CACHE/kheaders" OUT="$OUT" "$@"
 }
 
 build_image() {
@@ -59,20 +59,20 @@ build_image() {
 }
 
 demo() {
-  build
+  build all
   build_image
   tests/demo.sh
 }
 
 run_tests() {
-  build
+  build all tests
   build_image
   ensure_pkgs "${TEST_PKGS[@]}"
   tests/run.sh
 }
 
 case ${1:-build} in
-  build) build ;;
+  build) build all ;;
   demo) demo ;;
   test) run_tests ;;
   clean) rm -rf "$OUT" ;;

@@ -90,7 +90,8 @@ bool idmaps_maps(const struct nsbox_idmaps *m, bool is_uid, unsigned long id) {
   return false;
 }
 
-static int read_sysctl(const char *path, long *out) {
+static int read_sysctl(const char *procsys, const char *name, long *out) {
+  cleanup_free char *path = xasprintf("%s/%s", procsys, name);
   cleanup_free char *s = NULL;
   if (read_file_at(AT_FDCWD, path, &s) < 0)
     return -1;
@@ -98,20 +99,19 @@ static int read_sysctl(const char *path, long *out) {
   return 0;
 }
 
-/* Names the knob that keeps unprivileged users out of user namespaces, if one does. */
-static int userns_refused(int errnum, const char *what, nsbox_error_t *err) {
+int userns_diagnose(const char *procsys, int errnum, const char *what, nsbox_error_t *err) {
   long v;
-  if (read_sysctl("/proc/sys/kernel/unprivileged_userns_clone", &v) == 0 && v == 0)
+  if (read_sysctl(procsys, "kernel/unprivileged_userns_clone", &v) == 0 && v == 0)
     return nsbox_fail(err, 0,
                       "unprivileged user namespaces are disabled "
                       "(kernel.unprivileged_userns_clone=0); an administrator can allow them "
                       "with: sysctl -w kernel.unprivileged_userns_clone=1");
-  if (read_sysctl("/proc/sys/user/max_user_namespaces", &v) == 0 && v == 0)
+  if (read_sysctl(procsys, "user/max_user_namespaces", &v) == 0 && v == 0)
     return nsbox_fail(err, 0,
                       "user namespaces are disabled (user.max_user_namespaces=0); an "
                       "administrator can allow them with: sysctl -w "
                       "user.max_user_namespaces=15000");
-  if (read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", &v) == 0 && v == 1)
+  if (read_sysctl(procsys, "kernel/apparmor_restrict_unprivileged_userns", &v) == 0 && v == 1)
     return nsbox_fail(err, 0,
                       "AppArmor restricts unprivileged user namespaces "
                       "(kernel.apparmor_restrict_unprivileged_userns=1); an administrator can "
@@ -120,7 +120,13 @@ static int userns_refused(int errnum, const char *what, nsbox_error_t *err) {
   if (errnum == ENOSPC)
     return nsbox_fail(err, errnum,
                       "%s: the user namespace limit is reached (user.max_user_namespaces)", what);
+  if (errnum == EUSERS)
+    return nsbox_fail(err, errnum, "%s: user namespaces are nested too deeply", what);
   return nsbox_fail(err, errnum, "%s", what);
+}
+
+static int userns_refused(int errnum, const char *what, nsbox_error_t *err) {
+  return userns_diagnose("/proc/sys", errnum, what, err);
 }
 
 /* Runs newuidmap/newgidmap with an explicit argv and an empty environment; their stderr is
@@ -253,7 +259,7 @@ pid_t ns_spawn(unsigned long flags, const struct nsbox_idmaps *maps, ns_child_fn
       close(go[0]);
       close(go[1]);
     }
-    if (maps && (e == EPERM || e == ENOSPC || e == EACCES || e == EINVAL))
+    if (maps && (e == EPERM || e == ENOSPC || e == EACCES || e == EINVAL || e == EUSERS))
       return userns_refused(e, "cannot create a user namespace", err);
     return nsbox_fail(err, e, "clone");
   }

@@ -40,6 +40,10 @@ typedef int (*ns_child_fn)(void *arg);
 pid_t ns_spawn(unsigned long flags, const struct nsbox_idmaps *maps, ns_child_fn fn, void *arg,
                nsbox_error_t *err);
 
+/* Fills err with why the kernel refused a user namespace (errnum), naming the sysctl that
+ * forbids it, read below procsys ("/proc/sys"), and how an administrator allows it. */
+int userns_diagnose(const char *procsys, int errnum, const char *what, nsbox_error_t *err);
+
 /* Starts a child in a new user namespace with maps and runs fn there, then waits for it.
  * Returns fn's exit status (0..255) or -1 with err filled. */
 int userns_run(const struct nsbox_idmaps *maps, ns_child_fn fn, void *arg, nsbox_error_t *err);

@@ -5,6 +5,7 @@ load helpers
 
 # The image dirs of the store, finished or half-made.
 image_dirs() { find "$(store_dir)/images/by-id" -mindepth 1 -maxdepth 1 | wc -l; }
+has_tmp_dir() { [ "$(tmp_dirs)" -ge 1 ]; }
 tmp_dirs() { find "$(store_dir)/images/by-id" -mindepth 1 -maxdepth 1 -name '.tmp-*' | wc -l; }
 
 @test "image: import a plain tar, list it, run it, remove it" {
@@ -130,7 +131,7 @@ tmp_dirs() { find "$(store_dir)/images/by-id" -mindepth 1 -maxdepth 1 -name '.tm
   pid=$!
   exec 5>"$fifo"
   head -c 100000 "$BUSYBOX_TAR" >&5
-  wait_for test "$(tmp_dirs)" -ge 1
+  wait_for has_tmp_dir
   kill -TERM "$pid"
   wait "$pid" || status=$?
   exec 5>&-
@@ -147,7 +148,7 @@ tmp_dirs() { find "$(store_dir)/images/by-id" -mindepth 1 -maxdepth 1 -name '.tm
   pid=$!
   exec 5>"$fifo"
   head -c 100000 "$BUSYBOX_TAR" >&5
-  wait_for test "$(tmp_dirs)" -ge 1
+  wait_for has_tmp_dir
   kill -KILL "$pid"
   wait "$pid" || true
   exec 5>&-

@@ -20,7 +20,7 @@ chmod 755 "$stage"
 cleanup() { rm -rf "$stage"; }
 trap cleanup EXIT
 mkdir -p "$stage/out"
-cp out/nsbox out/nsbox-init out/busybox.tar "$stage/out/"
+cp out/nsbox out/nsbox-init out/busybox.tar out/unit-tests out/deny-userns "$stage/out/"
 cp -r tests "$stage/tests"
 [ -d bench ] && cp -r bench "$stage/bench"
 # Fixtures only root can make: a tarball holding a device node.

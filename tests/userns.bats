@@ -3,6 +3,7 @@
 # diagnosis when the kernel refuses user namespaces.
 load helpers
 
+
 @test "userns: uid_map and gid_map follow the mode" {
   run nsbox run --rm busybox sh -c 'cat /proc/self/uid_map; echo --; cat /proc/self/gid_map'
   [ "$status" -eq 0 ]
@@ -75,21 +76,34 @@ load helpers
   assert_one_error_line
 }
 
+# A real refusal (a seccomp filter denies CLONE_NEWUSER, as hardened kernels and sandboxes
+# do) read together with the sysctl that explains it. The sysctl is shown as 0 through a bind
+# mount in a private mount namespace, so the host's own setting is never touched.
 @test "userns: a kernel that forbids user namespaces gets a one-line diagnosis" {
-  [ "$(id -u)" -eq 0 ] || skip "needs root to build a user namespace with max_user_namespaces=0"
-  # A private user namespace whose own user.max_user_namespaces is 0: the host's sysctl
-  # stays as it is. Inside, uid 1000 (mapped to itself) is the unprivileged caller.
-  d="$BATS_TEST_TMPDIR/u1000"
-  mkdir -p "$d"
-  chown 1000:1000 "$d"
+  [ "$(id -u)" -eq 0 ] || skip "needs root for the private mount namespace"
+  deny="$BATS_TEST_DIRNAME/../out/deny-userns"
+  [ -x "$deny" ] || skip "$deny is built by ./build.sh test"
+  user=$(awk -F: '$3 >= 1000 && $3 < 60000 { print $1; exit }' /etc/passwd)
+  [ -n "$user" ] || skip "no unprivileged user on this machine"
+  # A home the user can reach (the test's own tmpdir sits below a root-only dir).
+  d=$(mktemp -d /tmp/nsbox-diag.XXXXXX)
+  chown "$user" "$d"
   chmod 700 "$d"
-  run unshare -U --map-users=0,0,65536 --map-groups=0,0,65536 --setuid 0 --setgid 0 \
-    sh -c 'echo 0 > /proc/sys/user/max_user_namespaces &&
-      exec setpriv --reuid=1000 --regid=1000 --clear-groups \
-      env -i HOME="$1" XDG_DATA_HOME="$1" XDG_RUNTIME_DIR="$1" PATH=/usr/bin:/bin \
-      "$2" run --rm --rootfs / true' sh "$d" "$NSBOX"
+  echo 0 >"$BATS_TEST_TMPDIR/zero"
+  run unshare -m sh -c 'mount --bind "$1" /proc/sys/user/max_user_namespaces &&
+    exec setpriv --reuid="$2" --regid="$2" --clear-groups env -i HOME="$3" XDG_DATA_HOME="$3" \
+      XDG_RUNTIME_DIR="$3" PATH=/usr/bin:/bin "$4" "$5" run --rm --rootfs / true' \
+    sh "$BATS_TEST_TMPDIR/zero" "$user" "$d" "$deny" "$NSBOX"
   [ "$status" -eq 125 ]
   assert_one_error_line
   [[ $output == *"user.max_user_namespaces=0"* ]]
   [[ $output == *"sysctl -w user.max_user_namespaces="* ]]
+  # The same refusal with the knob at its usual value: the plain reason, still one line.
+  run unshare -m sh -c 'exec setpriv --reuid="$1" --regid="$1" --clear-groups env -i \
+      HOME="$2" XDG_DATA_HOME="$2" XDG_RUNTIME_DIR="$2" PATH=/usr/bin:/bin "$3" "$4" \
+      run --rm --rootfs / true' sh "$user" "$d" "$deny" "$NSBOX"
+  [ "$status" -eq 125 ]
+  assert_one_error_line
+  [[ $output == *"user namespace"*"Operation not permitted"* ]]
+  rm -rf "$d"
 }
