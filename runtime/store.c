@@ -208,18 +208,29 @@ static unsigned long long proc_starttime(pid_t pid) {
   return strtoull(p, NULL, 10);
 }
 
+/* What exists only while the container runs lives in the run dir (a tmpfs, usually):
+ * run/ID holds the pid of its PID 1 and that process's start time. */
 int container_set_running(struct nsbox_store *s, const char *id, pid_t pid, nsbox_error_t *err) {
   char text[96];
-  snprintf(text, sizeof(text), "status=running\npid=%d\nstarttime=%llu\n", (int)pid,
-           proc_starttime(pid));
-  return write_state(s, id, text, err);
+  int n = snprintf(text, sizeof(text), "status=running\npid=%d\nstarttime=%llu\n", (int)pid,
+                   proc_starttime(pid));
+  cleanup_close int dfd = open(s->run, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  int r = dfd < 0 ? -errno : write_file_at(dfd, id, text, (size_t)n, 0600, true);
+  return r < 0 ? nsbox_fail(err, -r, "write %s/%s", s->run, id) : 0;
+}
+
+static void clear_running(struct nsbox_store *s, const char *id) {
+  cleanup_free char *p = xasprintf("%s/%s", s->run, id);
+  unlink(p);
 }
 
 int container_set_exited(struct nsbox_store *s, const char *id, int code, nsbox_error_t *err) {
   char text[96];
   snprintf(text, sizeof(text), "status=exited\nexit_code=%d\nfinished=%lld\n", code,
            (long long)time(NULL));
-  return write_state(s, id, text, err);
+  int r = write_state(s, id, text, err);
+  clear_running(s, id);
+  return r;
 }
 
 static int remove_in_userns(void *arg) {
@@ -262,6 +273,7 @@ int container_remove(struct nsbox_store *s, const char *id, nsbox_error_t *err) 
     if (name)
       release_name(s, name, id);
   }
+  clear_running(s, id);
   return store_remove_tree(s, dir, err);
 }
 
@@ -279,7 +291,8 @@ static int load_info(struct nsbox_store *s, const char *id, struct container_inf
   cleanup_free char *created = record_get(rec, "created");
   ci->created = created ? (time_t)strtoll(created, NULL, 10) : 0;
   ci->status = CT_CREATED;
-  if (read_file_at(AT_FDCWD, st, &state) < 0)
+  cleanup_free char *run = xasprintf("%s/%s", s->run, id);
+  if (read_file_at(AT_FDCWD, run, &state) < 0 && read_file_at(AT_FDCWD, st, &state) < 0)
     return 0;
   cleanup_free char *status = record_get(state, "status");
   if (status && strcmp(status, "running") == 0) {
