@@ -320,8 +320,7 @@ static int run_container(const struct cli_globals *g, struct nsbox_config *c,
       return -1;
     c->image_id = image_id;
   }
-  if (container_create(&s, c, err) < 0)
-    return -1;
+  container_prepare(&s, c);
   int status = container_run(&s, c, err);
   nsbox_error_t ignored = {0};
   if (status < 0 && err->exit_code == 125) {

@@ -256,12 +256,23 @@ static int start_and_wait(struct nsbox_store *s, const struct nsbox_config *c,
                           struct child_ctx *x, const sigset_t *set, int psock,
                           nsbox_error_t *err) {
   unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
-  if (c->network == NET_NONE)
-    flags |= CLONE_NEWNET;
-  pid_t pid = ns_spawn(flags, c->userns ? &c->idmaps : NULL, container_child, x, err);
+  unsigned long late = c->network == NET_NONE ? CLONE_NEWNET : 0;
+  struct ns_child ch;
+  int r = ns_spawn(&ch, flags, late, c->userns ? &c->idmaps : NULL, container_child, x, err);
   close(x->sock);
-  if (pid < 0)
+  if (r < 0)
     return -1;
+  /* The container's files are made while the child makes its network namespace. */
+  if (container_create(s, c, err) < 0) {
+    ns_abort(&ch);
+    return -1;
+  }
+  if (ns_release(&ch, err) < 0) {
+    nsbox_error_t ignored = {0};
+    container_remove(s, c->id, &ignored);
+    return -1;
+  }
+  pid_t pid = ch.pid;
   nsbox_error_t cerr = {0};
   ssize_t n;
   while ((n = read(psock, &cerr, sizeof(cerr))) < 0 && errno == EINTR)

@@ -347,9 +347,13 @@ static int run_import(struct import_ctx *x, struct import_report *rep, nsbox_err
   sigaddset(&set, SIGHUP);
   sigaddset(&set, SIGCHLD);
   sigprocmask(SIG_BLOCK, &set, &old);
-  pid_t pid = ns_spawn(0, x->maps, import_child, x, err);
+  struct ns_child ch;
+  int r = ns_spawn(&ch, 0, 0, x->maps, import_child, x, err);
+  if (r == 0)
+    r = ns_release(&ch, err);
   close(p[1]);
-  int r = pid < 0 ? -1 : wait_import(pid, p[0], &set, rep, err);
+  if (r == 0)
+    r = wait_import(ch.pid, p[0], &set, rep, err);
   close(p[0]);
   sigprocmask(SIG_SETMASK, &old, NULL);
   return r;

@@ -42,8 +42,14 @@ static int runtime_dir(struct nsbox_store *s, nsbox_error_t *err) {
     s->run = xasprintf("%s/nsbox", path);
     return 0;
   }
-  /* The fallback lives in /tmp: create it private, and trust it only if it is ours. */
-  snprintf(path, sizeof(path), "/tmp/nsbox-run-%u", (unsigned)geteuid());
+  /* The fallback: /dev/shm (a tmpfs nearly everywhere, so running state costs no disk
+   * writes), else /tmp. Created private, and trusted only if it is ours. */
+  struct stat st;
+  const char *base = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) &&
+                             (st.st_mode & S_ISVTX) && (st.st_mode & 0777) == 0777
+                         ? "/dev/shm"
+                         : "/tmp";
+  snprintf(path, sizeof(path), "%s/nsbox-run-%u", base, (unsigned)geteuid());
   if (mkdir(path, 0700) < 0 && errno != EEXIST)
     return nsbox_fail(err, errno, "mkdir %s", path);
   if (!private_dir_ok(path))
@@ -131,7 +137,7 @@ static char *join_args(char **args) {
 static void release_name(struct nsbox_store *s, const char *name, const char *id);
 
 /* The record first (container_remove() reads the name from it), then the layer's dirs. */
-static int fill_container_dir(struct nsbox_config *c, const char *dir, nsbox_error_t *err) {
+static int fill_container_dir(const struct nsbox_config *c, const char *dir, nsbox_error_t *err) {
   cleanup_free char *cmd = join_args(c->process.args);
   cleanup_free char *rec = xasprintf(
       "id=%s\nname=%s\nimage=%s\nimage_id=%s\ncommand=%s\ncreated=%lld\nrootfs=%s\n", c->id,
@@ -143,23 +149,28 @@ static int fill_container_dir(struct nsbox_config *c, const char *dir, nsbox_err
     return nsbox_fail(err, -r, "write %s/config", dir);
   if (c->root.path != NULL)
     return 0;
-  c->root.upperdir = xasprintf("%s/upper", dir);
-  c->root.workdir = xasprintf("%s/work", dir);
-  c->root.mergeddir = xasprintf("%s/merged", dir);
-  if (mkdir(c->root.upperdir, 0755) < 0 || mkdir(c->root.workdir, 0700) < 0 ||
-      mkdir(c->root.mergeddir, 0755) < 0)
+  if (mkdirat(dfd, "upper", 0755) < 0 || mkdirat(dfd, "work", 0700) < 0)
     return nsbox_fail(err, errno, "mkdir in %s", dir);
   return 0;
 }
 
-int container_create(struct nsbox_store *s, struct nsbox_config *c, nsbox_error_t *err) {
+void container_prepare(struct nsbox_store *s, struct nsbox_config *c) {
   if (c->id[0] == '\0')
     random_hex_id(c->id);
   if (c->hostname == NULL)
     c->hostname = xstrndup(c->id, 12);
   if (c->name == NULL)
     c->name = xstrndup(c->id, 12);
+  if (c->root.path == NULL) {
+    /* The overlay is mounted on the container's own dir (inside the container's mount
+     * namespace only), which spares a mount point dir of its own. */
+    c->root.mergeddir = xasprintf("%s/containers/%s", s->data, c->id);
+    c->root.upperdir = xasprintf("%s/upper", c->root.mergeddir);
+    c->root.workdir = xasprintf("%s/work", c->root.mergeddir);
+  }
+}
 
+int container_create(struct nsbox_store *s, const struct nsbox_config *c, nsbox_error_t *err) {
   cleanup_free char *dir = xasprintf("%s/containers/%s", s->data, c->id);
   cleanup_free char *name_link = xasprintf("%s/containers/.names/%s", s->data, c->name);
   if (symlink(c->id, name_link) < 0) {

@@ -5,7 +5,7 @@
  * Layout below the data dir:
  *   images/by-id/ID/{rootfs/,info}   an imported image
  *   images/tags/REF -> ../by-id/ID    its names ('/' in REF stored as '%2F')
- *   containers/ID/{config,state,upper/,work/,merged/}
+ *   containers/ID/{config,state,upper/,work/}  (the overlay is mounted on ID/ itself)
  *   containers/.names/NAME -> ID      the unique-name reservation (symlink: atomic)
  * and below the run dir: ID/{hostname,hosts,resolv.conf}. */
 #ifndef NSBOX_STORE_H
@@ -37,9 +37,12 @@ struct container_info {
 };
 void container_info_free(struct container_info *ci);
 
-/* Makes the container's dirs, reserves its name and writes its record; fills c->id and the
- * root and etc paths. Nothing is left behind on failure. */
-int container_create(struct nsbox_store *s, struct nsbox_config *c, nsbox_error_t *err);
+/* Settles the container's id, name, hostname and root paths; no I/O. */
+void container_prepare(struct nsbox_store *s, struct nsbox_config *c);
+
+/* Reserves the name, makes the container's dirs and writes its record. Nothing is left
+ * behind on failure. */
+int container_create(struct nsbox_store *s, const struct nsbox_config *c, nsbox_error_t *err);
 
 int container_set_running(struct nsbox_store *s, const char *id, pid_t pid, nsbox_error_t *err);
 int container_set_exited(struct nsbox_store *s, const char *id, int code, nsbox_error_t *err);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -241,24 +242,21 @@ static int write_maps(pid_t pid, const struct nsbox_idmaps *m, nsbox_error_t *er
   return ru < 0 || rg < 0 ? -1 : 0;
 }
 
-pid_t ns_spawn(unsigned long flags, const struct nsbox_idmaps *maps, ns_child_fn fn, void *arg,
-               nsbox_error_t *err) {
-  int go[2] = {-1, -1};
-  if (maps) {
+int ns_spawn(struct ns_child *ch, unsigned long flags, unsigned long late,
+             const struct nsbox_idmaps *maps, ns_child_fn fn, void *arg, nsbox_error_t *err) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    return nsbox_fail(err, errno, "socketpair");
+  if (maps)
     flags |= CLONE_NEWUSER;
-    if (pipe2(go, O_CLOEXEC) < 0)
-      return nsbox_fail(err, errno, "pipe");
-  }
   /* A raw fork-like clone: the namespaces come into being with the child, so it is PID 1 of
    * its PID namespace. musl's cached thread id is stale in the child; nothing there uses it
    * (no raise(), no threads). */
   pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
   if (pid < 0) {
     int e = errno;
-    if (maps) {
-      close(go[0]);
-      close(go[1]);
-    }
+    close(sv[0]);
+    close(sv[1]);
     if (maps && (e == EPERM || e == ENOSPC || e == EACCES || e == EINVAL || e == EUSERS))
       return userns_refused(e, "cannot create a user namespace", err);
     return nsbox_fail(err, e, "clone");
@@ -266,43 +264,65 @@ pid_t ns_spawn(unsigned long flags, const struct nsbox_idmaps *maps, ns_child_fn
   if (pid == 0) {
     /* Whatever the child does, it does for the caller: it never outlives it. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (maps) {
-      close(go[1]);
-      char c;
-      ssize_t n;
-      while ((n = read(go[0], &c, 1)) < 0 && errno == EINTR)
-        ;
-      if (n != 1)
-        _exit(125); /* the parent failed to map us and reports why */
-      close(go[0]);
-      if (maps->use_newidmap)
-        setgroups(0, NULL); /* the caller's supplementary groups are unmapped inside */
-    }
+    close(sv[0]);
+    /* Namespaces that are slow to make (a network namespace) are made here, while the
+     * parent writes the id maps and prepares the container's files. */
+    int e = late && unshare((int)late) < 0 ? errno : 0;
+    if (write(sv[1], &e, sizeof(e)) != sizeof(e) || e != 0)
+      _exit(125);
+    char c;
+    ssize_t n;
+    while ((n = read(sv[1], &c, 1)) < 0 && errno == EINTR)
+      ;
+    if (n != 1)
+      _exit(125); /* the parent failed and reports why */
+    close(sv[1]);
+    if (maps && maps->use_newidmap)
+      setgroups(0, NULL); /* the caller's supplementary groups are unmapped inside */
     _exit(fn(arg));
   }
-  if (maps) {
-    close(go[0]);
-    if (write_maps(pid, maps, err) < 0) {
-      close(go[1]);
-      kill(pid, SIGKILL);
-      while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-        ;
-      return -1;
-    }
-    if (write(go[1], "g", 1) < 0) {
-      /* The child is gone; its exit status tells the caller. */
-    }
-    close(go[1]);
+  close(sv[1]);
+  *ch = (struct ns_child){.pid = pid, .sock = sv[0], .maps = maps};
+  return 0;
+}
+
+void ns_abort(struct ns_child *ch) {
+  if (ch->sock >= 0)
+    close(ch->sock);
+  ch->sock = -1;
+  kill(ch->pid, SIGKILL);
+  while (waitpid(ch->pid, NULL, 0) < 0 && errno == EINTR)
+    ;
+}
+
+int ns_release(struct ns_child *ch, nsbox_error_t *err) {
+  if (ch->maps && write_maps(ch->pid, ch->maps, err) < 0) {
+    ns_abort(ch);
+    return -1;
   }
-  return pid;
+  int e = 0;
+  ssize_t n;
+  while ((n = read(ch->sock, &e, sizeof(e))) < 0 && errno == EINTR)
+    ;
+  if (n != sizeof(e) || e != 0) {
+    nsbox_fail(err, n == sizeof(e) ? e : 0, "create namespaces%s", n == sizeof(e) ? "" : ": the child died");
+    ns_abort(ch);
+    return -1;
+  }
+  if (write(ch->sock, "g", 1) < 0) {
+    /* The child is gone; its exit status tells the caller. */
+  }
+  close(ch->sock);
+  ch->sock = -1;
+  return 0;
 }
 
 int userns_run(const struct nsbox_idmaps *maps, ns_child_fn fn, void *arg, nsbox_error_t *err) {
-  pid_t pid = ns_spawn(0, maps, fn, arg, err);
-  if (pid < 0)
+  struct ns_child ch;
+  if (ns_spawn(&ch, 0, 0, maps, fn, arg, err) < 0 || ns_release(&ch, err) < 0)
     return -1;
   int status;
-  while (waitpid(pid, &status, 0) < 0)
+  while (waitpid(ch.pid, &status, 0) < 0)
     if (errno != EINTR)
       return nsbox_fail(err, errno, "waitpid");
   if (WIFEXITED(status))

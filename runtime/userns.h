@@ -33,12 +33,26 @@ bool idmaps_maps(const struct nsbox_idmaps *m, bool is_uid, unsigned long id);
 
 typedef int (*ns_child_fn)(void *arg);
 
-/* Starts a child in new namespaces (CLONE_NEW* flags; CLONE_NEWUSER when maps != NULL),
- * gives it the mappings, and runs fn(arg) in it as root of the new user namespace; the child
- * leaves with _exit(fn's return). Signals blocked in the caller stay blocked in the child.
- * Returns the child's pid or -1 with err filled (nothing left running). */
-pid_t ns_spawn(unsigned long flags, const struct nsbox_idmaps *maps, ns_child_fn fn, void *arg,
-               nsbox_error_t *err);
+/* A child started by ns_spawn, waiting for ns_release. */
+struct ns_child {
+  pid_t pid;
+  int sock; /* our end of the start-up channel */
+  const struct nsbox_idmaps *maps;
+};
+
+/* Starts a child in new namespaces (CLONE_NEW* `flags`; CLONE_NEWUSER when maps != NULL) that
+ * first unshares the namespaces in `late` itself (in parallel with the caller) and then waits
+ * until ns_release() has given it its id mappings, to run fn(arg) as root of its user
+ * namespace and leave with _exit(fn's return). Signals blocked in the caller stay blocked in
+ * the child. Returns 0, or -1 with err filled and nothing left running. */
+int ns_spawn(struct ns_child *ch, unsigned long flags, unsigned long late,
+             const struct nsbox_idmaps *maps, ns_child_fn fn, void *arg, nsbox_error_t *err);
+
+/* Writes the mappings and lets the child go; on failure the child is killed and reaped. */
+int ns_release(struct ns_child *ch, nsbox_error_t *err);
+
+/* Kills and reaps a child that was not released. */
+void ns_abort(struct ns_child *ch);
 
 /* Fills err with why the kernel refused a user namespace (errnum), naming the sysctl that
  * forbids it, read below procsys ("/proc/sys"), and how an administrator allows it. */

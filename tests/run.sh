@@ -70,7 +70,8 @@ ensure_user() {
   # A fresh store every run: leftovers of an earlier run must not decide this one.
   local home
   home=$(getent passwd "$user" | cut -d: -f6)
-  rm -rf "$home/.local/share/nsbox" "/tmp/nsbox-run-$(id -u "$user")"
+  rm -rf "$home/.local/share/nsbox" "/tmp/nsbox-run-$(id -u "$user")" \
+    "/dev/shm/nsbox-run-$(id -u "$user")"
 }
 
 # /etc/subuid and /etc/subgid: one range for SUB_USER, none for NOSUB_USER.

@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Start-up benchmark: how long a rootless container takes to start and finish `true`,
+# nsbox next to the bare-namespace floor and other rootless runtimes, in ONE hyperfine run
+# so that every row is measured under the same conditions. A measurement, never an
+# assertion: it exits 0 whether or not the target is met. See bench/README.md.
+set -euo pipefail
+
+usage() {
+	cat <<EOF
+Usage: bench/startup.sh [--quick] [--runs N] [--warmup N] [--user NAME]
+  --quick       smoke test: 20 runs, 3 warm-up runs
+  --runs N      timed runs per command (default \$RUNS or 100)
+  --warmup N    untimed runs per command first (default \$WARMUP or 10)
+  --user NAME   unprivileged user to benchmark as when run as root (default nsbox-bench,
+                created with useradd if missing); as a normal user, yourself
+EOF
+}
+
+RUNS=${RUNS:-100} WARMUP=${WARMUP:-10} BENCH_USER=nsbox-bench
+while (($#)); do
+	case $1 in
+	--quick) RUNS=20 WARMUP=3 ;;
+	--runs) RUNS=${2:?--runs needs a number} && shift ;;
+	--warmup) WARMUP=${2:?--warmup needs a number} && shift ;;
+	--user) BENCH_USER=${2:?--user needs a name} && shift ;;
+	-h | --help) usage && exit 0 ;;
+	*) usage >&2 && exit 2 ;;
+	esac
+	shift
+done
+[[ $RUNS =~ ^[1-9][0-9]*$ && $WARMUP =~ ^[0-9]+$ ]] || { echo "startup.sh: --runs/--warmup need numbers" >&2; exit 2; }
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+[[ -x $repo/out/nsbox && -f $repo/out/busybox.tar ]] ||
+	{ echo "startup.sh: build first: out/nsbox and out/busybox.tar are missing" >&2; exit 1; }
+
+# As root, install what is missing from Debian's archive; as a user, only say what is missing.
+declare -A pkg_of=([hyperfine]=hyperfine [jq]=jq [bwrap]=bubblewrap [crun]=crun)
+missing=()
+for tool in "${!pkg_of[@]}"; do command -v "$tool" >/dev/null || missing+=("${pkg_of[$tool]}"); done
+if ((${#missing[@]})); then
+	if ((EUID == 0)); then
+		echo "installing: ${missing[*]}"
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends "${missing[@]}"; } >/dev/null || echo "warning: apt-get failed" >&2
+	else
+		echo "missing (run as root to install): ${missing[*]}"
+	fi
+fi
+for tool in hyperfine jq; do
+	command -v "$tool" >/dev/null || { echo "startup.sh: $tool is required" >&2; exit 1; }
+done
+
+# The point is rootless start-up, so root never runs the containers: it drops to an
+# unprivileged user (setpriv, clean environment) for everything the benchmark starts.
+RUN_AS=() HIDE_V2=()
+if ((EUID == 0)); then
+	if ! id -u "$BENCH_USER" >/dev/null 2>&1; then
+		[[ $BENCH_USER == nsbox-bench ]] || { echo "startup.sh: no user $BENCH_USER" >&2; exit 1; }
+		# A system user with no home and no login: it only ever runs this benchmark. It is
+		# kept for the next run (userdel nsbox-bench removes it); its files are not.
+		useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$BENCH_USER"
+		echo "created user $BENCH_USER"
+	fi
+	(($(id -u "$BENCH_USER") != 0)) || { echo "startup.sh: --user must not be root" >&2; exit 1; }
+else
+	BENCH_USER=$(id -un)
+fi
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/nsbox-bench.XXXXXX")
+[[ $W != *[[:space:]]* ]] || { echo "startup.sh: temp path has spaces: $W" >&2; exit 1; }
+CTR_ID=nsbox-bench
+as_user() { "${RUN_AS[@]}" "$@"; }
+in_bench() { "${HIDE_V2[@]}" "${RUN_AS[@]}" "$@"; }
+cleanup() {
+	set +e
+	if [[ -x $W/nsbox ]]; then # containers left by an interrupted run, then the image
+		as_user "$W/nsbox" --root "$W/store" ps -aq 2>/dev/null | while read -r id; do
+			as_user "$W/nsbox" --root "$W/store" rm -f "$id" >/dev/null 2>&1
+		done
+		as_user "$W/nsbox" --root "$W/store" image rm busybox >/dev/null 2>&1
+	fi
+	for rt in crun runc; do # a container left by an interrupted run
+		[[ -e $W/$rt/$CTR_ID ]] && in_bench $rt --root "$W/$rt" delete -f "$CTR_ID" >/dev/null 2>&1
+	done
+	chmod -R u+rwX "$W" 2>/dev/null # overlay leaves mode-0 work dirs behind
+	rm -rf "$W"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+if ((EUID == 0)); then
+	chown "$BENCH_USER": "$W"
+	RUN_AS=(setpriv --reuid="$BENCH_USER" --regid="$BENCH_USER" --init-groups
+		env -i HOME="$W" PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin LANG=C.UTF-8)
+	# crun 1.8 refuses a cgroup v1/v2 hybrid host ("cgroups in hybrid mode not supported").
+	# Bench-only workaround: every probe and the hyperfine run itself execute in a private
+	# mount namespace where the v2 mount is gone, so all rows pay the same (zero) cost.
+	if mountpoint -q /sys/fs/cgroup/unified; then
+		HIDE_V2=(unshare -m --propagation private -- sh -c 'umount /sys/fs/cgroup/unified && exec "$@"' sh)
+	fi
+fi
+
+# Inputs, all made by the bench user: a private copy of the binary (a rebuild during the
+# run cannot swap it), a private store with the image, and the same rootfs extracted.
+cp "$repo/out/nsbox" "$W/nsbox" && chmod 755 "$W/nsbox"
+as_user mkdir "$W/rootfs" "$W/bundle" "$W/crun" "$W/runc"
+as_user tar -xf "$repo/out/busybox.tar" -C "$W/rootfs"
+as_user "$W/nsbox" --root "$W/store" image import "$repo/out/busybox.tar" busybox >/dev/null
+
+names=() cmds=() skipped=()
+# add NAME CMD: keep the row if one run succeeds where hyperfine will run it, else say why.
+add() {
+	if in_bench $2 >/dev/null 2>"$W/probe.err"; then # unquoted: hyperfine -N splits it too
+		names+=("$1") cmds+=("$2")
+	else
+		skipped+=("$1: does not run: $(head -c 200 "$W/probe.err" | tr '\n' ' ')")
+	fi
+}
+# The floor: the namespaces nsbox creates (user, mount, pid, uts, ipc, net and cgroup,
+# hence -C), a fresh /proc and a chroot, with no runtime at all.
+add floor "unshare -UrmpfiunC --mount-proc --root=$W/rootfs /bin/true"
+add nsbox "$W/nsbox --root $W/store run --rm busybox true"
+if command -v bwrap >/dev/null; then
+	add bwrap "bwrap --unshare-all --bind $W/rootfs / --proc /proc --dev /dev /bin/true"
+else skipped+=("bwrap: not installed"); fi
+# OCI runtimes share one bundle: the runtime's own rootless spec, changed only where needed:
+# /bin/true, no terminal, an absolute rootfs, a cgroup namespace like the others, and the
+# single uid/gid mapping the other rows use (without it crun asks newuidmap for a range).
+oci=$(command -v crun || command -v runc || true)
+if [[ -n $oci ]]; then
+	uid=$(as_user id -u) gid=$(as_user id -g)
+	(cd "$W/bundle" && as_user "$oci" spec --rootless)
+	jq --arg r "$W/rootfs" --argjson u "$uid" --argjson g "$gid" '
+		.process.args = ["/bin/true"] | .process.terminal = false | .root.path = $r
+		| .linux.namespaces += [{type: "cgroup"}]
+		| .linux.uidMappings = [{containerID: 0, hostID: $u, size: 1}]
+		| .linux.gidMappings = [{containerID: 0, hostID: $g, size: 1}]' \
+		"$W/bundle/config.json" | as_user tee "$W/bundle/config.new" >/dev/null
+	as_user mv "$W/bundle/config.new" "$W/bundle/config.json"
+fi
+# One fixed container id is enough: `crun run` and `runc run` delete the container when it
+# exits, and hyperfine runs one at a time. No cgroup manager for crun: rootless v1 cannot
+# delegate, and nsbox and the others create no cgroup either (runc skips it by itself).
+if ! command -v crun >/dev/null; then
+	skipped+=("crun: not installed")
+elif ((EUID != 0)) && mountpoint -q /sys/fs/cgroup/unified; then
+	skipped+=("crun: refuses hybrid cgroups; run as root so the v2 mount can be hidden")
+else
+	add crun "crun --cgroup-manager=disabled --root $W/crun run --bundle $W/bundle $CTR_ID"
+fi
+if command -v runc >/dev/null; then
+	add runc "runc --root $W/runc run --bundle $W/bundle $CTR_ID"
+else skipped+=("runc: not installed (optional)"); fi
+# podman needs its own image store, runtime dir and config, and leaves a rootless pause
+# process behind; it measured ~60x the floor, so it is only mentioned.
+if command -v podman >/dev/null; then
+	skipped+=("podman: not benchmarked here (own store, lingering pause process; ~60x floor)")
+else skipped+=("podman: not installed (optional)"); fi
+
+uname -r | sed 's/^/kernel: /'
+echo "user: $BENCH_USER (uid $(as_user id -u))$( ((EUID == 0)) && echo ", dropped from root")"
+# nsbox maps a subordinate range too when the user has one (exec of setuid newuidmap and
+# newgidmap, a few ms); the other rows always map the user alone. Say which case this is.
+if grep -qsE "^($BENCH_USER|$(as_user id -u)):" /etc/subuid && command -v newuidmap >/dev/null; then
+	echo "ids: nsbox maps $BENCH_USER's /etc/subuid range via newuidmap; the other rows map the user alone"
+else echo "ids: every row maps the user alone (no /etc/subuid range)"; fi
+echo "nsbox: $("$W/nsbox" version 2>&1 | head -1) (copy of $repo/out/nsbox)"
+echo "$(hyperfine --version), $(nproc) CPUs, $RUNS runs + $WARMUP warm-up per command"
+((${#HIDE_V2[@]})) && echo "note: all rows run in a private mount namespace without /sys/fs/cgroup/unified"
+hf=()
+for i in "${!names[@]}"; do hf+=(-n "${names[i]}" "${cmds[i]}"); done
+echo
+in_bench hyperfine -N --style basic --warmup "$WARMUP" --runs "$RUNS" --export-json "$W/hf.json" "${hf[@]}"
+
+# The summary: medians (robust to the odd slow run) and each row against the floor's.
+echo
+printf '%-7s %10s %20s %12s\n' command median 'mean ± stddev' 'vs floor'
+jq -r '.results[] | [.command, .median, .mean, .stddev] | @tsv' "$W/hf.json" |
+	awk -F'\t' '{ n[NR] = $1; md[NR] = $2 * 1e3; mn[NR] = $3 * 1e3; sd[NR] = $4 * 1e3
+		if ($1 == "floor") floor = md[NR] }
+	END { for (i = 1; i <= NR; i++)
+		printf "%-7s %7.2f ms %9.2f ± %5.2f ms %8s\n", n[i], md[i], mn[i], sd[i],
+			floor ? sprintf("%.2fx", md[i] / floor) : "-" }'
+for s in "${skipped[@]}"; do echo "skipped: $s"; done
+echo
+echo "target: nsbox <= 1.5x floor (and faster than bwrap)"
+jq -r '[.results[] | {key: .command, value: .median}] | from_entries
+	| if .nsbox and .floor then "result: nsbox \(.nsbox / .floor * 100 | round / 100)x floor"
+		+ (if .nsbox <= 1.5 * .floor then ", within" else ", over" end) + " 1.5x"
+		+ (if .bwrap then (if .nsbox < .bwrap then ", faster" else ", slower" end) + " than bwrap" else "" end)
+	else "result: no nsbox or floor row" end' "$W/hf.json"
