@@ -102,7 +102,7 @@ fi
 
 # Inputs, all made by the bench user: a private copy of the binary (a rebuild during the
 # run cannot swap it), a private store with the image, and the same rootfs extracted.
-cp "$repo/out/nsbox" "$W/nsbox" && chmod 755 "$W/nsbox"
+cp -p "$repo/out/nsbox" "$W/nsbox" && chmod 755 "$W/nsbox"
 as_user mkdir "$W/rootfs" "$W/bundle" "$W/crun" "$W/runc"
 as_user tar -xf "$repo/out/busybox.tar" -C "$W/rootfs"
 as_user "$W/nsbox" --root "$W/store" image import "$repo/out/busybox.tar" busybox >/dev/null
@@ -164,7 +164,9 @@ echo "user: $BENCH_USER (uid $(as_user id -u))$( ((EUID == 0)) && echo ", droppe
 if grep -qsE "^($BENCH_USER|$(as_user id -u)):" /etc/subuid && command -v newuidmap >/dev/null; then
 	echo "ids: nsbox maps $BENCH_USER's /etc/subuid range via newuidmap; the other rows map the user alone"
 else echo "ids: every row maps the user alone (no /etc/subuid range)"; fi
-echo "nsbox: $("$W/nsbox" version 2>&1 | head -1) (copy of $repo/out/nsbox)"
+# out/ is rebuilt by others: name the exact binary measured (built when, which bytes).
+echo "nsbox: $("$W/nsbox" version 2>&1 | head -1), out/nsbox built $(date -r "$W/nsbox" '+%F %T'),\
+ sha256 $(sha256sum "$W/nsbox" | cut -c1-12)"
 echo "$(hyperfine --version), $(nproc) CPUs, $RUNS runs + $WARMUP warm-up per command"
 ((${#HIDE_V2[@]})) && echo "note: all rows run in a private mount namespace without /sys/fs/cgroup/unified"
 hf=()
