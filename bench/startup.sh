@@ -7,22 +7,25 @@ set -euo pipefail
 
 usage() {
 	cat <<EOF
-Usage: bench/startup.sh [--quick] [--runs N] [--warmup N] [--user NAME]
+Usage: bench/startup.sh [--quick] [--runs N] [--warmup N] [--user NAME] [--dir DIR]
   --quick       smoke test: 20 runs, 3 warm-up runs
   --runs N      timed runs per command (default \$RUNS or 100)
   --warmup N    untimed runs per command first (default \$WARMUP or 10)
   --user NAME   unprivileged user to benchmark as when run as root (default nsbox-bench,
                 created with useradd if missing); as a normal user, yourself
+  --dir DIR     where the scratch dir (store, rootfs, bundles) goes (default /dev/shm
+                when it is a tmpfs, else \$TMPDIR or /tmp); a disk dir measures the disk too
 EOF
 }
 
-RUNS=${RUNS:-100} WARMUP=${WARMUP:-10} BENCH_USER=nsbox-bench
+RUNS=${RUNS:-100} WARMUP=${WARMUP:-10} BENCH_USER=nsbox-bench DIR=
 while (($#)); do
 	case $1 in
 	--quick) RUNS=20 WARMUP=3 ;;
 	--runs) RUNS=${2:?--runs needs a number} && shift ;;
 	--warmup) WARMUP=${2:?--warmup needs a number} && shift ;;
 	--user) BENCH_USER=${2:?--user needs a name} && shift ;;
+	--dir) DIR=${2:?--dir needs a directory} && shift ;;
 	-h | --help) usage && exit 0 ;;
 	*) usage >&2 && exit 2 ;;
 	esac
@@ -67,9 +70,17 @@ else
 	BENCH_USER=$(id -un)
 fi
 
-W=$(mktemp -d "${TMPDIR:-/tmp}/nsbox-bench.XXXXXX")
+# Scratch on tmpfs by default: nsbox creates and deletes a dozen inodes per run, and on some
+# disks that churn, not nsbox, sets the pace (ext4 without a journal skips every inode freed
+# in the last 30 s, so 100 runs in a row slow each other down: 5 ms became 15 ms here).
+# The floor and bwrap touch no disk at all; --dir puts the store on a disk on purpose.
+if [[ -z $DIR ]]; then
+	DIR=${TMPDIR:-/tmp}
+	[[ $(stat -f -c %T /dev/shm 2>/dev/null) == tmpfs && -w /dev/shm ]] && DIR=/dev/shm
+fi
+W=$(mktemp -d "$DIR/nsbox-bench.XXXXXX")
 [[ $W != *[[:space:]]* ]] || { echo "startup.sh: temp path has spaces: $W" >&2; exit 1; }
-CTR_ID=nsbox-bench
+CTR_ID="nsbox-bench" # one fixed id, see the crun row
 as_user() { "${RUN_AS[@]}" "$@"; }
 in_bench() { "${HIDE_V2[@]}" "${RUN_AS[@]}" "$@"; }
 cleanup() {
@@ -95,7 +106,7 @@ if ((EUID == 0)); then
 	# crun 1.8 refuses a cgroup v1/v2 hybrid host ("cgroups in hybrid mode not supported").
 	# Bench-only workaround: every probe and the hyperfine run itself execute in a private
 	# mount namespace where the v2 mount is gone, so all rows pay the same (zero) cost.
-	if mountpoint -q /sys/fs/cgroup/unified; then
+	if mountpoint -q /sys/fs/cgroup/unified && unshare -m umount /sys/fs/cgroup/unified; then
 		HIDE_V2=(unshare -m --propagation private -- sh -c 'umount /sys/fs/cgroup/unified && exec "$@"' sh)
 	fi
 fi
@@ -110,7 +121,8 @@ as_user "$W/nsbox" --root "$W/store" image import "$repo/out/busybox.tar" busybo
 names=() cmds=() skipped=()
 # add NAME CMD: keep the row if one run succeeds where hyperfine will run it, else say why.
 add() {
-	if in_bench $2 >/dev/null 2>"$W/probe.err"; then # unquoted: hyperfine -N splits it too
+	# shellcheck disable=SC2086 # split like hyperfine -N splits it
+	if in_bench $2 >/dev/null 2>"$W/probe.err"; then
 		names+=("$1") cmds+=("$2")
 	else
 		skipped+=("$1: does not run: $(head -c 200 "$W/probe.err" | tr '\n' ' ')")
@@ -167,6 +179,7 @@ else echo "ids: every row maps the user alone (no /etc/subuid range)"; fi
 # out/ is rebuilt by others: name the exact binary measured (built when, which bytes).
 echo "nsbox: $("$W/nsbox" version 2>&1 | head -1), out/nsbox built $(date -r "$W/nsbox" '+%F %T'),\
  sha256 $(sha256sum "$W/nsbox" | cut -c1-12)"
+echo "scratch: $W ($(findmnt -n -o FSTYPE,SOURCE -T "$W" | tail -n1 | tr -s ' ' | sed 's/ / on /'))"
 echo "$(hyperfine --version), $(nproc) CPUs, $RUNS runs + $WARMUP warm-up per command"
 ((${#HIDE_V2[@]})) && echo "note: all rows run in a private mount namespace without /sys/fs/cgroup/unified"
 hf=()
@@ -176,7 +189,7 @@ in_bench hyperfine -N --style basic --warmup "$WARMUP" --runs "$RUNS" --export-j
 
 # The summary: medians (robust to the odd slow run) and each row against the floor's.
 echo
-printf '%-7s %10s %20s %12s\n' command median 'mean ± stddev' 'vs floor'
+echo 'command     median        mean ± stddev vs floor' # spelled out: ± is 2 bytes
 jq -r '.results[] | [.command, .median, .mean, .stddev] | @tsv' "$W/hf.json" |
 	awk -F'\t' '{ n[NR] = $1; md[NR] = $2 * 1e3; mn[NR] = $3 * 1e3; sd[NR] = $4 * 1e3
 		if ($1 == "floor") floor = md[NR] }
@@ -186,8 +199,9 @@ jq -r '.results[] | [.command, .median, .mean, .stddev] | @tsv' "$W/hf.json" |
 for s in "${skipped[@]}"; do echo "skipped: $s"; done
 echo
 echo "target: nsbox <= 1.5x floor (and faster than bwrap)"
-jq -r '[.results[] | {key: .command, value: .median}] | from_entries
-	| if .nsbox and .floor then "result: nsbox \(.nsbox / .floor * 100 | round / 100)x floor"
-		+ (if .nsbox <= 1.5 * .floor then ", within" else ", over" end) + " 1.5x"
-		+ (if .bwrap then (if .nsbox < .bwrap then ", faster" else ", slower" end) + " than bwrap" else "" end)
-	else "result: no nsbox or floor row" end' "$W/hf.json"
+read -r nsbox floor bwrap < <(jq -r '[.results[] | {key: .command, value: .median}] | from_entries
+	| "\(.nsbox // 0) \(.floor // 0) \(.bwrap // 0)"' "$W/hf.json")
+awk -v n="$nsbox" -v f="$floor" -v b="$bwrap" 'BEGIN {
+	if (!n || !f) { print "result: no nsbox or floor row"; exit }
+	printf "result: nsbox %.2fx floor, %s 1.5x%s\n", n / f, n <= 1.5 * f ? "within" : "over",
+		b ? (n < b ? ", faster than bwrap" : ", slower than bwrap") : "" }'
