@@ -1,6 +1,7 @@
 /* nsbox ps and nsbox rm. */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include "cli.h"
 #include "store.h"
+#include "syscalls.h"
 #include "util.h"
 
 static void status_text(const struct container_info *ci, char *out, size_t len) {
@@ -114,8 +116,17 @@ int cmd_rm(const struct cli_globals *g, int argc, char **argv) {
         ret = 125;
         continue;
       }
-      /* The pid was checked against its start time just now, so it is the container's. */
-      kill(ci.pid, SIGKILL);
+      /* The pid was checked against its start time just now, so it is the container's; the
+       * pidfd keeps it so, and tells when it has died (with it, its mounts). */
+      int pfd = sys_pidfd_open(ci.pid, 0);
+      if (pfd >= 0) {
+        sys_pidfd_send_signal(pfd, SIGKILL, NULL, 0);
+        struct pollfd p = {.fd = pfd, .events = POLLIN};
+        poll(&p, 1, 10000);
+        close(pfd);
+      } else {
+        kill(ci.pid, SIGKILL);
+      }
     }
     if (container_remove(&s, ci.id, &err) < 0) {
       nsbox_print_error(&err);

@@ -43,6 +43,7 @@ struct nsbox_root {
 struct nsbox_config {
   char id[65];
   char *name;
+  bool auto_name; /* no --name: known by its short id, no reservation */
   char *image;    /* image reference as given, for ps; NULL with --rootfs */
   char *image_id; /* the image's id, so `image rm` knows it is in use */
   struct nsbox_process process;

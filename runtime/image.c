@@ -259,24 +259,20 @@ static void collect_stale_imports(struct nsbox_store *s) {
 }
 
 static bool image_in_use(struct nsbox_store *s, const char *id, char *who, size_t wlen) {
-  cleanup_free char *dir = xasprintf("%s/containers", s->data);
-  DIR *d = opendir(dir);
-  if (d == NULL)
+  struct container_info *v = NULL;
+  size_t n = 0;
+  nsbox_error_t ignored = {0};
+  if (container_list(s, &v, &n, &ignored) < 0)
     return false;
   bool used = false;
-  struct dirent *de;
-  cleanup_free char *needle = xasprintf("\nimage_id=%s\n", id);
-  while (!used && (de = readdir(d)) != NULL) {
-    if (de->d_name[0] == '.')
-      continue;
-    cleanup_free char *p = xasprintf("%s/%s/config", dir, de->d_name);
-    cleanup_free char *rec = NULL;
-    if (read_file_at(AT_FDCWD, p, &rec) >= 0 && strstr(rec, needle)) {
+  for (size_t i = 0; i < n; i++) {
+    if (!used && v[i].image_id && strcmp(v[i].image_id, id) == 0) {
       used = true;
-      snprintf(who, wlen, "%.12s", de->d_name);
+      snprintf(who, wlen, "%s", v[i].name ? v[i].name : v[i].id);
     }
+    container_info_free(&v[i]);
   }
-  closedir(d);
+  free(v);
   return used;
 }
 
@@ -300,7 +296,7 @@ static bool tag_points_to(struct nsbox_store *s, const char *id) {
 
 /* Drops an image's files once neither a tag nor a container refers to it. */
 static void drop_if_unused(struct nsbox_store *s, const char *id) {
-  char who[16];
+  char who[160];
   if (tag_points_to(s, id) || image_in_use(s, id, who, sizeof(who)))
     return;
   cleanup_free char *p = xasprintf("%s/images/by-id/%s", s->data, id);
@@ -497,7 +493,7 @@ int image_remove(struct nsbox_store *s, const char *ref, nsbox_error_t *err) {
   if (norm == NULL)
     return nsbox_fail(err, 0, "invalid image name \"%s\"", ref);
   cleanup_free char *link = tag_path(s, norm);
-  char id[65], who[16];
+  char id[65], who[160];
   if (read_tag(link, id) < 0)
     return nsbox_fail(err, 0, "image not found: %s", ref);
   if (image_in_use(s, id, who, sizeof(who)))

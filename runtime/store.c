@@ -98,6 +98,7 @@ int store_open(struct nsbox_store *s, const char *root_override, nsbox_error_t *
 }
 
 void container_info_free(struct container_info *ci) {
+  free(ci->image_id);
   free(ci->name);
   free(ci->image);
   free(ci->command);
@@ -136,22 +137,60 @@ static char *join_args(char **args) {
 
 static void release_name(struct nsbox_store *s, const char *name, const char *id);
 
+/* A container's record: in its dir below the data dir, or, for a --rm container, which
+ * exists only while it runs, in the run dir (a tmpfs: no disk writes on the start-up path). */
+static char *record_path(struct nsbox_store *s, const char *id, bool ephemeral) {
+  return ephemeral ? xasprintf("%s/%s.config", s->run, id)
+                   : xasprintf("%s/containers/%s/config", s->data, id);
+}
+
+static ssize_t read_record(struct nsbox_store *s, const char *id, char **rec) {
+  cleanup_free char *p = record_path(s, id, false);
+  ssize_t r = read_file_at(AT_FDCWD, p, rec);
+  if (r >= 0)
+    return r;
+  cleanup_free char *q = record_path(s, id, true);
+  return read_file_at(AT_FDCWD, q, rec);
+}
+
 /* The record first (container_remove() reads the name from it), then the layer's dirs. */
-static int fill_container_dir(const struct nsbox_config *c, const char *dir, nsbox_error_t *err) {
+static int fill_container_dir(struct nsbox_store *s, const struct nsbox_config *c,
+                              const char *dir, nsbox_error_t *err) {
   cleanup_free char *cmd = join_args(c->process.args);
   cleanup_free char *rec = xasprintf(
       "id=%s\nname=%s\nimage=%s\nimage_id=%s\ncommand=%s\ncreated=%lld\nrootfs=%s\n", c->id,
       c->name, c->image ? c->image : "", c->image_id ? c->image_id : "", cmd,
       (long long)time(NULL), c->root.path ? c->root.path : "");
-  cleanup_close int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  int r = dfd < 0 ? -errno : write_file_at(dfd, "config", rec, strlen(rec), 0600, false);
+  cleanup_free char *path = record_path(s, c->id, c->remove);
+  int r = write_file_at(AT_FDCWD, path, rec, strlen(rec), 0600, false);
   if (r < 0)
-    return nsbox_fail(err, -r, "write %s/config", dir);
+    return nsbox_fail(err, -r, "write %s", path);
   if (c->root.path != NULL)
     return 0;
-  if (mkdirat(dfd, "upper", 0755) < 0 || mkdirat(dfd, "work", 0700) < 0)
+  cleanup_close int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0 || mkdirat(dfd, "upper", 0755) < 0 || mkdirat(dfd, "work", 0700) < 0)
     return nsbox_fail(err, errno, "mkdir in %s", dir);
   return 0;
+}
+
+static bool is_hex(const char *s) {
+  for (; *s; s++)
+    if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+      return false;
+  return true;
+}
+
+/* Without --name a container is known by its id's first 12 digits and needs no reservation
+ * (ids are random); a chosen name that looks like one must not shadow a container's id. */
+static bool name_is_an_id(struct nsbox_store *s, const char *name) {
+  if (strlen(name) > 64 || !is_hex(name))
+    return false;
+  struct container_info ci;
+  nsbox_error_t ignored = {0};
+  if (container_find(s, name, &ci, &ignored) < 0)
+    return false;
+  container_info_free(&ci);
+  return true;
 }
 
 void container_prepare(struct nsbox_store *s, struct nsbox_config *c) {
@@ -159,8 +198,10 @@ void container_prepare(struct nsbox_store *s, struct nsbox_config *c) {
     random_hex_id(c->id);
   if (c->hostname == NULL)
     c->hostname = xstrndup(c->id, 12);
-  if (c->name == NULL)
+  if (c->name == NULL) {
     c->name = xstrndup(c->id, 12);
+    c->auto_name = true;
+  }
   if (c->root.path == NULL) {
     /* The overlay is mounted on the container's own dir (inside the container's mount
      * namespace only), which spares a mount point dir of its own. */
@@ -173,17 +214,21 @@ void container_prepare(struct nsbox_store *s, struct nsbox_config *c) {
 int container_create(struct nsbox_store *s, const struct nsbox_config *c, nsbox_error_t *err) {
   cleanup_free char *dir = xasprintf("%s/containers/%s", s->data, c->id);
   cleanup_free char *name_link = xasprintf("%s/containers/.names/%s", s->data, c->name);
-  if (symlink(c->id, name_link) < 0) {
-    if (errno == EEXIST)
-      return nsbox_fail(err, 0, "the name \"%s\" is already in use by a container", c->name);
-    return nsbox_fail(err, errno, "reserve name %s", c->name);
+  if (!c->auto_name) {
+    if (name_is_an_id(s, c->name))
+      return nsbox_fail(err, 0, "the name \"%s\" is the id of a container", c->name);
+    if (symlink(c->id, name_link) < 0) {
+      if (errno == EEXIST)
+        return nsbox_fail(err, 0, "the name \"%s\" is already in use by a container", c->name);
+      return nsbox_fail(err, errno, "reserve name %s", c->name);
+    }
   }
   if (mkdir(dir, 0700) < 0) {
     nsbox_fail(err, errno, "mkdir %s", dir);
-    unlink(name_link);
+    release_name(s, c->name, c->id);
     return -1;
   }
-  if (fill_container_dir(c, dir, err) < 0) {
+  if (fill_container_dir(s, c, dir, err) < 0) {
     nsbox_error_t ignored = {0};
     container_remove(s, c->id, &ignored);
     release_name(s, c->name, c->id);
@@ -278,27 +323,33 @@ static void release_name(struct nsbox_store *s, const char *name, const char *id
 int container_remove(struct nsbox_store *s, const char *id, nsbox_error_t *err) {
   cleanup_free char *dir = xasprintf("%s/containers/%s", s->data, id);
   cleanup_free char *rec = NULL;
-  cleanup_free char *cfg = xasprintf("%s/config", dir);
-  if (read_file_at(AT_FDCWD, cfg, &rec) >= 0) {
+  if (read_record(s, id, &rec) >= 0) {
     cleanup_free char *name = record_get(rec, "name");
     if (name)
       release_name(s, name, id);
   }
   clear_running(s, id);
-  return store_remove_tree(s, dir, err);
+  /* Renamed out of the way first: an `nsbox run` still finishing writes its exit state into
+   * the container's dir, and must not do so into one half removed. */
+  cleanup_free char *gone = xasprintf("%s/containers/.removing-%s", s->data, id);
+  int r = store_remove_tree(s, rename(dir, gone) == 0 ? gone : dir, err);
+  /* The record goes last: until then, a failed removal can be found and retried. */
+  cleanup_free char *eph = record_path(s, id, true);
+  unlink(eph);
+  return r;
 }
 
 static int load_info(struct nsbox_store *s, const char *id, struct container_info *ci) {
-  cleanup_free char *cfg = xasprintf("%s/containers/%s/config", s->data, id);
   cleanup_free char *st = xasprintf("%s/containers/%s/state", s->data, id);
   cleanup_free char *rec = NULL, *state = NULL;
-  if (read_file_at(AT_FDCWD, cfg, &rec) < 0)
+  if (read_record(s, id, &rec) < 0)
     return -1;
   memset(ci, 0, sizeof(*ci));
   snprintf(ci->id, sizeof(ci->id), "%s", id);
   ci->name = record_get(rec, "name");
   ci->image = record_get(rec, "image");
   ci->command = record_get(rec, "command");
+  ci->image_id = record_get(rec, "image_id");
   cleanup_free char *created = record_get(rec, "created");
   ci->created = created ? (time_t)strtoll(created, NULL, 10) : 0;
   ci->status = CT_CREATED;
@@ -329,23 +380,35 @@ static int cmp_created(const void *a, const void *b) {
   return x->created < y->created ? 1 : x->created > y->created ? -1 : 0;
 }
 
+/* Adds the containers named by the entries of dir: "ID" (suffix NULL) or "ID.config". */
+static void list_dir(struct nsbox_store *s, const char *dir, const char *suffix,
+                     struct container_info **v, size_t *len) {
+  DIR *d = opendir(dir);
+  if (d == NULL)
+    return;
+  struct dirent *de;
+  size_t sl = suffix ? strlen(suffix) : 0;
+  while ((de = readdir(d)) != NULL) {
+    size_t nl = strlen(de->d_name);
+    if (de->d_name[0] == '.' || nl != 64 + sl || (suffix && strcmp(de->d_name + 64, suffix)))
+      continue;
+    char id[65];
+    memcpy(id, de->d_name, 64);
+    id[64] = '\0';
+    *v = xrealloc(*v, (*len + 1) * sizeof(**v));
+    if (load_info(s, id, &(*v)[*len]) == 0)
+      (*len)++;
+  }
+  closedir(d);
+}
+
 int container_list(struct nsbox_store *s, struct container_info **out, size_t *n,
                    nsbox_error_t *err) {
   cleanup_free char *dir = xasprintf("%s/containers", s->data);
-  DIR *d = opendir(dir);
-  if (d == NULL)
-    return nsbox_fail(err, errno, "open %s", dir);
   struct container_info *v = NULL;
   size_t len = 0;
-  struct dirent *de;
-  while ((de = readdir(d)) != NULL) {
-    if (de->d_name[0] == '.' || strlen(de->d_name) != 64)
-      continue;
-    v = xrealloc(v, (len + 1) * sizeof(*v));
-    if (load_info(s, de->d_name, &v[len]) == 0)
-      len++;
-  }
-  closedir(d);
+  list_dir(s, dir, NULL, &v, &len);
+  list_dir(s, s->run, ".config", &v, &len);
   if (len > 1)
     qsort(v, len, sizeof(*v), cmp_created);
   *out = v;

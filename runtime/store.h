@@ -6,8 +6,10 @@
  *   images/by-id/ID/{rootfs/,info}   an imported image
  *   images/tags/REF -> ../by-id/ID    its names ('/' in REF stored as '%2F')
  *   containers/ID/{config,state,upper/,work/}  (the overlay is mounted on ID/ itself)
- *   containers/.names/NAME -> ID      the unique-name reservation (symlink: atomic)
- * and below the run dir: ID/{hostname,hosts,resolv.conf}. */
+ *   containers/.names/NAME -> ID      the unique-name reservation (symlink: atomic), for
+ *                                     names given with --name
+ * and below the run dir: ID (pid and start time while it runs) and, for --rm containers,
+ * ID.config (their record: they exist only while they run). */
 #ifndef NSBOX_STORE_H
 #define NSBOX_STORE_H
 
@@ -29,7 +31,7 @@ int store_open(struct nsbox_store *s, const char *root_override, nsbox_error_t *
 /* A container's record, as `ps` shows it. */
 struct container_info {
   char id[65];
-  char *name, *image, *command;
+  char *name, *image, *image_id, *command;
   time_t created, finished;
   enum { CT_CREATED, CT_RUNNING, CT_EXITED, CT_UNKNOWN } status;
   int exit_code;
