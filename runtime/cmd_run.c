@@ -125,8 +125,7 @@ static int add_volume(struct nsbox_config *c, const char *spec) {
       return cli_usage_error("--volume %s: unknown option \"%s\" (ro or rw)", spec, mode);
   }
   if (s[0] != '/' && s[0] != '.')
-    return cli_usage_error("--volume %s: named volumes are not supported; give a host path",
-                           spec);
+    return cli_usage_error("--volume %s: named volumes are not supported; give a host path", spec);
   if (dst[0] != '/')
     return cli_usage_error("--volume %s: the container path must be absolute", spec);
   char abs[PATH_MAX];
@@ -265,8 +264,7 @@ static int parse_run(struct nsbox_config *c, int argc, char **argv, const char *
     default:
       if (optopt && optopt < 256 && strchr("ewuv", optopt))
         return cli_usage_error("run: option -%c needs a value", optopt);
-      return cli_usage_error("run: unknown option %s (see nsbox run --help)",
-                             argv[optind - 1]);
+      return cli_usage_error("run: unknown option %s (see nsbox run --help)", argv[optind - 1]);
     }
   }
   random_hex_id(c->id);
@@ -307,8 +305,7 @@ static int parse_run(struct nsbox_config *c, int argc, char **argv, const char *
 }
 
 /* Everything after parsing; returns the exit status or -1 with err filled. */
-static int run_container(const struct cli_globals *g, struct nsbox_config *c,
-                         nsbox_error_t *err) {
+static int run_container(const struct cli_globals *g, struct nsbox_config *c, nsbox_error_t *err) {
   struct nsbox_store s;
   char image_id[65] = "";
   if (store_open(&s, g->root, err) < 0)

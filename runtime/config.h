@@ -9,11 +9,11 @@
 
 /* OCI process: what runs, as whom, where. */
 struct nsbox_process {
-  char **args;     /* NULL-terminated argv; args[0] is looked up in the container's PATH */
-  char **env;      /* NULL-terminated KEY=VALUE list, built, never inherited */
-  char *cwd;       /* absolute path inside the container */
-  char *user;      /* "UID[:GID]" or "NAME[:GROUP]" as given, resolved inside; NULL = 0:0 */
-  bool no_init;    /* exec args directly as PID 1 instead of under nsbox-init */
+  char **args;  /* NULL-terminated argv; args[0] is looked up in the container's PATH */
+  char **env;   /* NULL-terminated KEY=VALUE list, built, never inherited */
+  char *cwd;    /* absolute path inside the container */
+  char *user;   /* "UID[:GID]" or "NAME[:GROUP]" as given, resolved inside; NULL = 0:0 */
+  bool no_init; /* exec args directly as PID 1 instead of under nsbox-init */
 };
 
 enum nsbox_mount_kind { MOUNT_BIND, MOUNT_TMPFS };
@@ -24,7 +24,7 @@ struct nsbox_mount {
   char *source;      /* host path for MOUNT_BIND */
   char *destination; /* absolute path inside the container */
   bool readonly;
-  char *options;     /* tmpfs data ("size=64m,mode=1777"), may be NULL */
+  char *options; /* tmpfs data ("size=64m,mode=1777"), may be NULL */
 };
 
 #include "userns.h"
@@ -36,7 +36,7 @@ enum nsbox_network { NET_NONE, NET_HOST };
 struct nsbox_root {
   char *lowerdir; /* image rootfs (overlay) or NULL */
   char *upperdir, *workdir, *mergeddir;
-  char *path;     /* --rootfs DIR; NULL when overlay is used */
+  char *path; /* --rootfs DIR; NULL when overlay is used */
   bool readonly;
 };
 
@@ -56,6 +56,5 @@ struct nsbox_config {
   struct nsbox_idmaps idmaps;
   bool remove; /* --rm */
 };
-
 
 #endif

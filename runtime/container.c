@@ -47,8 +47,8 @@ struct child_ctx {
 static void forward_set(sigset_t *set) {
   sigemptyset(set);
   for (int s = 1; s < 32; s++) {
-    if (s == SIGKILL || s == SIGSTOP || s == SIGSEGV || s == SIGBUS || s == SIGFPE ||
-        s == SIGILL || s == SIGTRAP || s == SIGSYS)
+    if (s == SIGKILL || s == SIGSTOP || s == SIGSEGV || s == SIGBUS || s == SIGFPE || s == SIGILL ||
+        s == SIGTRAP || s == SIGSYS)
       continue;
     sigaddset(set, s);
   }
@@ -115,8 +115,7 @@ static int switch_user(const struct nsbox_config *c, char **home, nsbox_error_t 
       *group++ = '\0';
     if (!lookup_db("/etc/passwd", user, &uid, &gid, home) && parse_ulong(user, &uid) < 0)
       return nsbox_fail(err, 0, "user %s: no such user in the container's /etc/passwd", user);
-    if (group && !lookup_db("/etc/group", group, &gid, NULL, NULL) &&
-        parse_ulong(group, &gid) < 0)
+    if (group && !lookup_db("/etc/group", group, &gid, NULL, NULL) && parse_ulong(group, &gid) < 0)
       return nsbox_fail(err, 0, "group %s: no such group in the container's /etc/group", group);
   } else {
     lookup_db("/etc/passwd", "0", &uid, &gid, home);
@@ -252,9 +251,8 @@ static int supervise(pid_t pid, const sigset_t *set) {
 }
 
 /* Waits for the child's exec (EOF on the socket) or its error, then supervises it. */
-static int start_and_wait(struct nsbox_store *s, const struct nsbox_config *c,
-                          struct child_ctx *x, const sigset_t *set, int psock,
-                          nsbox_error_t *err) {
+static int start_and_wait(struct nsbox_store *s, const struct nsbox_config *c, struct child_ctx *x,
+                          const sigset_t *set, int psock, nsbox_error_t *err) {
   unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
   unsigned long late = c->network == NET_NONE ? CLONE_NEWNET : 0;
   struct ns_child ch;

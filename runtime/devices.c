@@ -17,19 +17,19 @@ static const struct {
   const char *name;
   unsigned major, minor;
 } devices[] = {
-    {"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9},
-    {"tty", 5, 0},
+    {"null", 1, 3},   {"zero", 1, 5},    {"full", 1, 7},
+    {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
 };
 
 static const struct {
   const char *name, *target;
 } links[] = {
-    {"fd", "/proc/self/fd"},        {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"},
-    {"stderr", "/proc/self/fd/2"},  {"ptmx", "pts/ptmx"},
+    {"fd", "/proc/self/fd"},       {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"},
+    {"stderr", "/proc/self/fd/2"}, {"ptmx", "pts/ptmx"},
 };
 
-static int make_device(int devfd, const char *name, unsigned major, unsigned minor,
-                       bool *try_mknod, nsbox_error_t *err) {
+static int make_device(int devfd, const char *name, unsigned major, unsigned minor, bool *try_mknod,
+                       nsbox_error_t *err) {
   if (*try_mknod) {
     if (mknodat(devfd, name, S_IFCHR | 0666, makedev(major, minor)) == 0) {
       fchmodat(devfd, name, 0666, 0); /* past the umask */
@@ -77,8 +77,8 @@ int devices_setup(const struct nsbox_config *c, int rootfd, nsbox_error_t *err) 
 
   bool try_mknod = !c->userns;
   for (size_t i = 0; i < ARRAY_SIZE(devices); i++) {
-    if (make_device(devfd, devices[i].name, devices[i].major, devices[i].minor, &try_mknod,
-                    err) < 0)
+    if (make_device(devfd, devices[i].name, devices[i].major, devices[i].minor, &try_mknod, err) <
+        0)
       return -1;
   }
   for (size_t i = 0; i < ARRAY_SIZE(links); i++)

@@ -45,7 +45,9 @@ static void print_line(const char *text) {
     return;
 }
 
-void nsbox_print_error(const nsbox_error_t *err) { print_line(err->msg); }
+void nsbox_print_error(const nsbox_error_t *err) {
+  print_line(err->msg);
+}
 
 void nsbox_notice(const char *fmt, ...) {
   char text[1024];

@@ -140,8 +140,7 @@ static int copy_data(struct archive *in, struct archive *out, nsbox_error_t *err
 }
 
 static int extract_entry(struct import_ctx *x, struct archive *in, struct archive *out,
-                         struct archive_entry *e, struct import_report *rep,
-                         nsbox_error_t *err) {
+                         struct archive_entry *e, struct import_report *rep, nsbox_error_t *err) {
   const char *path = archive_entry_pathname(e);
   while (path && path[0] == '.' && path[1] == '/')
     path += 2;
@@ -416,8 +415,8 @@ int image_import(struct nsbox_store *s, const char *file, const char *ref, nsbox
   cleanup_free char *norm = image_normalize_ref(ref);
   if (norm == NULL)
     return nsbox_fail(err, 0, "invalid image name \"%s\"", ref);
-  cleanup_close int in = strcmp(file, "-") == 0 ? dup(STDIN_FILENO)
-                                                : open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  cleanup_close int in =
+      strcmp(file, "-") == 0 ? dup(STDIN_FILENO) : open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (in < 0)
     return nsbox_fail(err, errno, "open %s", file);
   struct stat st;
@@ -497,8 +496,8 @@ int image_remove(struct nsbox_store *s, const char *ref, nsbox_error_t *err) {
   if (read_tag(link, id) < 0)
     return nsbox_fail(err, 0, "image not found: %s", ref);
   if (image_in_use(s, id, who, sizeof(who)))
-    return nsbox_fail(err, 0, "image %s is in use by container %s (remove it with nsbox rm)",
-                      ref, who);
+    return nsbox_fail(err, 0, "image %s is in use by container %s (remove it with nsbox rm)", ref,
+                      who);
   if (unlink(link) < 0)
     return nsbox_fail(err, errno, "untag %s", norm);
   drop_if_unused(s, id);

@@ -82,7 +82,9 @@ int open_in_root(int rootfd, const char *path, enum create_kind create, nsbox_er
   return open_path(rootfd, "");
 }
 
-static void fd_path(char out[32], int fd) { snprintf(out, 32, "/proc/self/fd/%d", fd); }
+static void fd_path(char out[32], int fd) {
+  snprintf(out, 32, "/proc/self/fd/%d", fd);
+}
 
 int mount_on_fd(const char *source, int fd, const char *fstype, unsigned long flags,
                 const char *data, const char *what, nsbox_error_t *err) {
@@ -105,8 +107,8 @@ int make_readonly_fd(int fd, bool recursive, const char *what, nsbox_error_t *er
   fd_path(target, fd);
   if (statvfs(target, &sv) < 0)
     return nsbox_fail(err, errno, "statvfs %s", what);
-  unsigned long keep = sv.f_flag & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME |
-                                    MS_NODIRATIME | MS_RELATIME);
+  unsigned long keep =
+      sv.f_flag & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME);
   if (mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | keep, NULL) < 0)
     return nsbox_fail(err, errno, "make %s read-only", what);
   return 0;

@@ -45,8 +45,8 @@ static int runtime_dir(struct nsbox_store *s, nsbox_error_t *err) {
   /* The fallback: /dev/shm (a tmpfs nearly everywhere, so running state costs no disk
    * writes), else /tmp. Created private, and trusted only if it is ours. */
   struct stat st;
-  const char *base = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) &&
-                             (st.st_mode & S_ISVTX) && (st.st_mode & 0777) == 0777
+  const char *base = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX) &&
+                             (st.st_mode & 0777) == 0777
                          ? "/dev/shm"
                          : "/tmp";
   snprintf(path, sizeof(path), "%s/nsbox-run-%u", base, (unsigned)geteuid());
@@ -154,13 +154,13 @@ static ssize_t read_record(struct nsbox_store *s, const char *id, char **rec) {
 }
 
 /* The record first (container_remove() reads the name from it), then the layer's dirs. */
-static int fill_container_dir(struct nsbox_store *s, const struct nsbox_config *c,
-                              const char *dir, nsbox_error_t *err) {
+static int fill_container_dir(struct nsbox_store *s, const struct nsbox_config *c, const char *dir,
+                              nsbox_error_t *err) {
   cleanup_free char *cmd = join_args(c->process.args);
-  cleanup_free char *rec = xasprintf(
-      "id=%s\nname=%s\nimage=%s\nimage_id=%s\ncommand=%s\ncreated=%lld\nrootfs=%s\n", c->id,
-      c->name, c->image ? c->image : "", c->image_id ? c->image_id : "", cmd,
-      (long long)time(NULL), c->root.path ? c->root.path : "");
+  cleanup_free char *rec =
+      xasprintf("id=%s\nname=%s\nimage=%s\nimage_id=%s\ncommand=%s\ncreated=%lld\nrootfs=%s\n",
+                c->id, c->name, c->image ? c->image : "", c->image_id ? c->image_id : "", cmd,
+                (long long)time(NULL), c->root.path ? c->root.path : "");
   cleanup_free char *path = record_path(s, c->id, c->remove);
   int r = write_file_at(AT_FDCWD, path, rec, strlen(rec), 0600, false);
   if (r < 0)
@@ -363,8 +363,8 @@ static int load_info(struct nsbox_store *s, const char *id, struct container_inf
     ci->pid = pid ? (pid_t)atoi(pid) : 0;
     unsigned long long want = start ? strtoull(start, NULL, 10) : 0;
     /* The record says running; believe it only while that very process exists. */
-    ci->status = ci->pid > 0 && want != 0 && proc_starttime(ci->pid) == want ? CT_RUNNING
-                                                                            : CT_UNKNOWN;
+    ci->status =
+        ci->pid > 0 && want != 0 && proc_starttime(ci->pid) == want ? CT_RUNNING : CT_UNKNOWN;
   } else if (status && strcmp(status, "exited") == 0) {
     cleanup_free char *code = record_get(state, "exit_code");
     cleanup_free char *fin = record_get(state, "finished");
@@ -441,9 +441,9 @@ int container_find(struct nsbox_store *s, const char *ref, struct container_info
     *out = all[which];
     memset(&all[which], 0, sizeof(all[which]));
   } else {
-    r = nsbox_fail(err, 0, found ? "%s: more than one container id starts with it"
-                                 : "no such container: %s",
-                   ref);
+    r = nsbox_fail(
+        err, 0, found ? "%s: more than one container id starts with it" : "no such container: %s",
+        ref);
   }
   for (size_t i = 0; i < len; i++)
     container_info_free(&all[i]);

@@ -56,8 +56,8 @@ static inline int sys_pidfd_send_signal(int pidfd, int sig, void *info, unsigned
   return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, info, flags);
 }
 
-static inline int sys_execveat(int dirfd, const char *path, char *const argv[],
-                               char *const envp[], int flags) {
+static inline int sys_execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
+                               int flags) {
   return (int)syscall(SYS_execveat, dirfd, path, argv, envp, flags);
 }
 

@@ -19,7 +19,9 @@
 
 #include "util.h"
 
-bool running_as_root(void) { return geteuid() == 0; }
+bool running_as_root(void) {
+  return geteuid() == 0;
+}
 
 /* Finds "user:start:count" (by name or by number) in an /etc/subuid-style file. */
 static bool find_subid(const char *file, const char *name, unsigned long id,
@@ -177,7 +179,8 @@ static int finish_newidmap(const char *helper, pid_t child, int errfd, nsbox_err
   char buf[512];
   ssize_t n, len = 0;
   while (len < (ssize_t)sizeof(buf) - 1 &&
-         ((n = read(errfd, buf + len, sizeof(buf) - 1 - (size_t)len)) > 0 || (n < 0 && errno == EINTR)))
+         ((n = read(errfd, buf + len, sizeof(buf) - 1 - (size_t)len)) > 0 ||
+          (n < 0 && errno == EINTR)))
     len += n > 0 ? n : 0;
   buf[len] = '\0';
   close(errfd);
@@ -305,7 +308,8 @@ int ns_release(struct ns_child *ch, nsbox_error_t *err) {
   while ((n = read(ch->sock, &e, sizeof(e))) < 0 && errno == EINTR)
     ;
   if (n != sizeof(e) || e != 0) {
-    nsbox_fail(err, n == sizeof(e) ? e : 0, "create namespaces%s", n == sizeof(e) ? "" : ": the child died");
+    nsbox_fail(err, n == sizeof(e) ? e : 0, "create namespaces%s",
+               n == sizeof(e) ? "" : ": the child died");
     ns_abort(ch);
     return -1;
   }

@@ -13,7 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-void cleanup_freep(void *p) { free(*(void **)p); }
+void cleanup_freep(void *p) {
+  free(*(void **)p);
+}
 
 void cleanup_closep(int *fd) {
   if (*fd >= 0)

@@ -17,17 +17,17 @@ void cleanup_closep(int *fd);
 #define cleanup_close __attribute__((cleanup(cleanup_closep)))
 
 /* Hands ownership of *p to the caller and clears it so no cleanup attribute frees it. */
-#define steal_pointer(p)                                                                         \
-  ({                                                                                             \
-    __typeof__(*(p)) _v = *(p);                                                                  \
-    *(p) = NULL;                                                                                 \
-    _v;                                                                                          \
+#define steal_pointer(p)                                                                           \
+  ({                                                                                               \
+    __typeof__(*(p)) _v = *(p);                                                                    \
+    *(p) = NULL;                                                                                   \
+    _v;                                                                                            \
   })
-#define steal_fd(p)                                                                              \
-  ({                                                                                             \
-    int _fd = *(p);                                                                              \
-    *(p) = -1;                                                                                   \
-    _fd;                                                                                         \
+#define steal_fd(p)                                                                                \
+  ({                                                                                               \
+    int _fd = *(p);                                                                                \
+    *(p) = -1;                                                                                     \
+    _fd;                                                                                           \
   })
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -47,8 +47,7 @@ ssize_t read_file_at(int dirfd, const char *path, char **out);
 
 /* Writes data to dirfd/path (O_CLOEXEC|O_NOFOLLOW); atomically when `atomic` (through a
  * temporary file and rename). Returns 0 or -errno. */
-int write_file_at(int dirfd, const char *path, const char *data, size_t len, int mode,
-                  bool atomic);
+int write_file_at(int dirfd, const char *path, const char *data, size_t len, int mode, bool atomic);
 
 /* mkdir -p with the given mode for every missing component; 0 or -errno. */
 int mkdir_p(const char *path, mode_t mode);

@@ -70,7 +70,7 @@ init_run() {
 	local mode=$1
 	shift
 	need_mode "$mode"
-	run ${EXPECT:-} --separate-stderr timeout -k 2 30 "${L[@]}" "$NSBOX_INIT" "$@" </dev/null
+	run ${EXPECT:-} --separate-stderr timeout -k 2 30 "${L[@]}" "$NSBOX_INIT" "$@" </dev/null 3>&-
 }
 
 # start_bg MODE [INIT ARGS...]: starts the init in the background with default signal
@@ -189,42 +189,57 @@ EOF
 t_leftovers() {
 	local p comm
 	need_mode "$1"
-	run timeout -k 2 10 "${L[@]}" "$NSBOX_INIT" sh -c \
-		'i=0; while [ $i -lt 100 ]; do sleep 1000 & echo $! >>"$0/bg"; i=$((i + 1)); done; exit 5' \
-		"$T" </dev/null
+	# The sleeps must not hold run's output pipe, or a failure would hang instead.
+	run timeout -k 2 10 "${L[@]}" "$NSBOX_INIT" sh -c 'i=0; while [ $i -lt 100 ]; do
+		sleep 1000 >/dev/null 2>&1 & echo $! >>"$0/bg"; i=$((i + 1)); done; exit 5' \
+		"$T" </dev/null 3>&-
 	[ "$status" -eq 5 ]
 	[ "$(wc -l <"$T/bg")" -eq 100 ]
 	# In a pid namespace the pids are not ours to look up, and the kernel empties it anyway.
 	[ "$1" = sub ] || return 0
+	local left=()
 	for p in $(cat "$T/bg"); do
 		comm=$(cat "/proc/$p/comm" 2>/dev/null) || continue
-		[ "$comm" != sleep ] || fail "sleep $p outlived the init: $(cat /proc/$p/stat)"
+		[ "$comm" != sleep ] || left+=("$p")
 	done
+	[ "${#left[@]}" -eq 0 ] && return 0
+	kill -KILL "${left[@]}" 2>/dev/null
+	fail "${#left[@]} sleeps outlived the init"
 }
 @test "processes left by the command are killed and reaped (pid1)" { t_leftovers pid1; }
 @test "processes left by the command are killed and reaped (sub)" { t_leftovers sub; }
 
-sig_lines() { grep -E '^Sig(Blk|Ign):' /proc/self/status; }
+# sig_run ENV-ARGS... [--init]: SigBlk and SigIgn of a command started through env with
+# ENV-ARGS in the current mode, under the init with --init.
+sig_run() {
+	local args=("$@") init=()
+	if [ "${args[-1]}" = --init ]; then
+		unset 'args[-1]'
+		init=("$NSBOX_INIT")
+	fi
+	run timeout -k 2 30 "${L[@]}" env "${args[@]}" "${init[@]}" \
+		grep -E '^Sig(Blk|Ign):' /proc/self/status </dev/null 3>&-
+	[ "$status" -eq 0 ]
+}
 
 # The child must see the mask and SIG_IGN set the init was given, not the init's own.
 t_sigmask() {
 	local base
 	need_mode "$1"
-	base=$("${L[@]}" env --block-signal=USR1 --ignore-signal=USR2,CHLD \
-		grep -E '^Sig(Blk|Ign):' /proc/self/status)
+	sig_run --block-signal=USR1 --ignore-signal=USR2,CHLD
+	base=$output
 	[[ $base == *"SigBlk:	0000000000000200"* ]] || fail "env did not block USR1: $base"
-	run "${L[@]}" env --block-signal=USR1 --ignore-signal=USR2,CHLD \
-		"$NSBOX_INIT" grep -E '^Sig(Blk|Ign):' /proc/self/status </dev/null
-	[ "$status" -eq 0 ]
+	sig_run --block-signal=USR1 --ignore-signal=USR2,CHLD --init
 	[ "$output" = "$base" ] || fail "child got '$output', want '$base'"
 
-	base=$("${L[@]}" env --default-signal grep -E '^Sig(Blk|Ign):' /proc/self/status)
-	run "${L[@]}" env --default-signal \
-		"$NSBOX_INIT" grep -E '^Sig(Blk|Ign):' /proc/self/status </dev/null
+	sig_run --default-signal
+	base=$output
+	sig_run --default-signal --init
 	[ "$output" = "$base" ] || fail "child got '$output', want '$base'"
 
 	# An ignored SIGCHLD must not make the kernel reap the command behind our back.
-	run "${L[@]}" env --ignore-signal=CHLD "$NSBOX_INIT" sh -c 'exit 42' </dev/null
+	run timeout -k 2 30 "${L[@]}" env --ignore-signal=CHLD "$NSBOX_INIT" sh -c 'exit 42' \
+		</dev/null 3>&-
 	[ "$status" -eq 42 ]
 }
 @test "the child gets the inherited signal mask and ignored signals (pid1)" { t_sigmask pid1; }
@@ -267,6 +282,12 @@ t_exec_fail() {
 	init_run "$1" "$T"
 	[ "$status" -eq 126 ]
 	[ "${#stderr_lines[@]}" -eq 1 ]
+	# Found in PATH but not executable; and not found although a PATH directory is
+	# unsearchable (execvp says EACCES there; only an unprivileged user can see it).
+	PATH=$T:$PATH init_run "$1" noexec
+	[ "$status" -eq 126 ]
+	mkdir -m 000 "$T/locked"
+	PATH=$T/locked:$PATH EXPECT=-127 init_run "$1" no-such-command-in-path-$$
 	EXPECT=-127 init_run "$1" -p nsbox "$T/missing"
 	[ "$stderr" = "nsbox: exec $T/missing: No such file or directory" ]
 }
@@ -288,6 +309,8 @@ t_cwd() {
 	init_run "$1" -w sub sh -c 'pwd -P'
 	[ "$output" = "$want/sub" ]
 	init_run "$1" -w "$T" sh -c 'pwd -P'
+	[ "$output" = "$(cd "$T" && pwd -P)" ]
+	init_run "$1" -gsw"$T" sh -c 'pwd -P'
 	[ "$output" = "$(cd "$T" && pwd -P)" ]
 	init_run "$1" -w "$T/nowhere" true
 	[ "$status" -eq 125 ]

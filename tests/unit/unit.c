@@ -13,14 +13,14 @@
 
 static int passed, failed;
 
-#define CHECK(cond)                                                                              \
-  do {                                                                                           \
-    if (cond) {                                                                                  \
-      passed++;                                                                                  \
-    } else {                                                                                     \
-      failed++;                                                                                  \
-      printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                     \
-    }                                                                                            \
+#define CHECK(cond)                                                                                \
+  do {                                                                                             \
+    if (cond) {                                                                                    \
+      passed++;                                                                                    \
+    } else {                                                                                       \
+      failed++;                                                                                    \
+      printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                       \
+    }                                                                                              \
   } while (0)
 
 static void check_ref(const char *in, const char *want) {
