@@ -265,8 +265,11 @@ static int start_and_wait(struct nsbox_store *s, const struct nsbox_config *c, s
     ns_abort(&ch);
     return -1;
   }
+  /* Recorded before the child may run anything, so that whatever the container prints
+   * first, `nsbox ps` and `nsbox rm -f` already know it runs. */
+  nsbox_error_t ignored = {0};
+  container_set_running(s, c->id, ch.pid, &ignored);
   if (ns_release(&ch, err) < 0) {
-    nsbox_error_t ignored = {0};
     container_remove(s, c->id, &ignored);
     return -1;
   }
@@ -285,8 +288,6 @@ static int start_and_wait(struct nsbox_store *s, const struct nsbox_config *c, s
       err->exit_code = 125;
     return -1;
   }
-  nsbox_error_t ignored = {0};
-  container_set_running(s, c->id, pid, &ignored);
   return wait_status(supervise(pid, set));
 }
 
