@@ -130,6 +130,11 @@ int write_file_at(int dirfd, const char *path, const char *data, size_t len, int
 }
 
 int mkdir_p(const char *path, mode_t mode) {
+  /* The common case, on every nsbox command: the whole path is there already. */
+  if (mkdir(path, mode) == 0 || errno == EEXIST)
+    return 0;
+  if (errno != ENOENT)
+    return -errno;
   char buf[PATH_MAX];
   if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
     return -ENAMETOOLONG;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # Drives the standalone nsbox-init binary, as PID 1 of a new pid namespace ("pid1") and as a
 # subreaper that is not PID 1 ("sub"), through what the usual init test suites check.
-# Each behaviour is one function run once per mode; nothing here waits on a timer to sync.
+# Each behaviour is one function run once per mode. Signals are synchronised through FIFOs,
+# never by sleeping; the only poll is the bounded wait for an orphan's asynchronous reap.
 
 bats_require_minimum_version 1.5.0
 
@@ -169,11 +170,15 @@ EOF
 @test "-g forwards to the whole process group (pid1)" { t_group pid1; }
 @test "-g forwards to the whole process group (sub)" { t_group sub; }
 
-# The command itself watches its orphan: a zombie the init does not reap stays forever.
+# The command itself watches its orphan: it must be re-parented to the init ($PPID of the
+# command), and once killed it must be reaped; a zombie the init does not reap stays.
 t_orphans() {
 	cat >"$T/o.sh" <<'EOF'
-( sh -c 'exit 0' & echo $! >"$1/orphan" )
+( sleep 1000 >/dev/null 2>&1 & echo $! >"$1/orphan" )
 read p <"$1/orphan"
+pp=$(awk '/^PPid:/ { print $2 }' "/proc/$p/status")
+[ "$pp" = "$PPID" ] || { echo "orphan $p went to $pp, not to the init $PPID"; kill $p; exit 98; }
+kill "$p"
 i=0
 while [ -e "/proc/$p" ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i + 1)); done
 [ -e "/proc/$p" ] && { echo "orphan $p left: $(cat /proc/$p/stat)"; exit 99; }
