@@ -56,3 +56,35 @@ wait_for() {
   done
   "$@"
 }
+
+# Starts `nsbox run ARGS...` in the background, whose command must print one line ("ready")
+# once it is set up, and returns when that line came: BG_PID is nsbox's pid.
+start_ready() {
+  local fifo="$BATS_TEST_TMPDIR/ready.$RANDOM"
+  mkfifo "$fifo"
+  nsbox run "$@" >"$fifo" &
+  BG_PID=$!
+  read -r READY_LINE <"$fifo"
+}
+
+# Waits for the background nsbox started by start_ready; sets BG_STATUS.
+wait_bg_status() {
+  BG_STATUS=0
+  wait "$BG_PID" || BG_STATUS=$?
+}
+
+tmp_dirs() { find "$(store_dir)/images/by-id" -mindepth 1 -maxdepth 1 -name '.tmp-*' | wc -l; }
+has_tmp_dir() { [ "$(tmp_dirs)" -ge 1 ]; }
+
+# Starts `nsbox image import FIFO NAME` in the background, feeds it part of the busybox
+# tarball through fd 5 (kept open, so the import waits for more) and returns once the
+# import's temporary dir exists: BG_PID is nsbox's pid. Close fd 5 to end the input.
+start_stalled_import() {
+  local fifo="$BATS_TEST_TMPDIR/in.$RANDOM"
+  mkfifo "$fifo"
+  nsbox image import "$fifo" "$1" 2>/dev/null &
+  BG_PID=$!
+  exec 5>"$fifo"
+  head -c 100000 "$BUSYBOX_TAR" >&5
+  wait_for has_tmp_dir
+}

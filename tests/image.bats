@@ -5,8 +5,6 @@ load helpers
 
 # The image dirs of the store, finished or half-made.
 image_dirs() { find "$(store_dir)/images/by-id" -mindepth 1 -maxdepth 1 | wc -l; }
-has_tmp_dir() { [ "$(tmp_dirs)" -ge 1 ]; }
-tmp_dirs() { find "$(store_dir)/images/by-id" -mindepth 1 -maxdepth 1 -name '.tmp-*' | wc -l; }
 
 @test "image: import a plain tar, list it, run it, remove it" {
   run nsbox image import "$BUSYBOX_TAR" plain-test
@@ -125,32 +123,20 @@ tmp_dirs() { find "$(store_dir)/images/by-id" -mindepth 1 -maxdepth 1 -name '.tm
 }
 
 @test "image: an interrupted import leaves no image behind" {
-  fifo="$BATS_TEST_TMPDIR/in"
-  mkfifo "$fifo"
-  nsbox image import "$fifo" interrupted 2>/dev/null &
-  pid=$!
-  exec 5>"$fifo"
-  head -c 100000 "$BUSYBOX_TAR" >&5
-  wait_for has_tmp_dir
-  kill -TERM "$pid"
-  wait "$pid" || status=$?
+  start_stalled_import interrupted
+  kill -TERM "$BG_PID"
+  wait_bg_status
   exec 5>&-
-  [ "${status:-0}" -ne 0 ]
+  [ "$BG_STATUS" -ne 0 ]
   [ "$(tmp_dirs)" -eq 0 ]
   run nsbox image ls
   [[ $output != *interrupted* ]]
 }
 
 @test "image: an import killed outright is cleaned up by the next one" {
-  fifo="$BATS_TEST_TMPDIR/in"
-  mkfifo "$fifo"
-  nsbox image import "$fifo" killed 2>/dev/null &
-  pid=$!
-  exec 5>"$fifo"
-  head -c 100000 "$BUSYBOX_TAR" >&5
-  wait_for has_tmp_dir
-  kill -KILL "$pid"
-  wait "$pid" || true
+  start_stalled_import killed
+  kill -KILL "$BG_PID"
+  wait_bg_status
   exec 5>&-
   run nsbox image import "$BUSYBOX_TAR" after-kill
   [ "$status" -eq 0 ]

@@ -3,11 +3,7 @@
 load helpers
 
 @test "ps: lists a running container, ps -a an exited one, -q only ids" {
-  fifo="$BATS_TEST_TMPDIR/ready"
-  mkfifo "$fifo"
-  nsbox run --name ps-running busybox sh -c 'echo ready; sleep 1000 & wait' >"$fifo" &
-  pid=$!
-  read -r line <"$fifo"
+  start_ready --name ps-running busybox sh -c 'echo ready; sleep 1000 & wait'
   run nsbox ps
   [ "$status" -eq 0 ]
   [[ ${lines[0]} == "CONTAINER ID"* ]]
@@ -17,8 +13,8 @@ load helpers
   run nsbox rm ps-running
   [ "$status" -eq 125 ]
   assert_one_error_line
-  kill -TERM "$pid"
-  wait "$pid" || true
+  kill -TERM "$BG_PID"
+  wait_bg_status
   run nsbox ps
   [[ $output != *ps-running* ]]
   run nsbox ps -a
@@ -28,13 +24,9 @@ load helpers
 }
 
 @test "ps: a container whose nsbox was SIGKILLed is not reported as running" {
-  fifo="$BATS_TEST_TMPDIR/ready"
-  mkfifo "$fifo"
-  nsbox run --name ps-killed busybox sh -c 'echo ready; sleep 1000 & wait' >"$fifo" &
-  pid=$!
-  read -r line <"$fifo"
-  kill -KILL "$pid"
-  wait "$pid" || true
+  start_ready --name ps-killed busybox sh -c 'echo ready; sleep 1000 & wait'
+  kill -KILL "$BG_PID"
+  wait_bg_status
   # The container dies with its nsbox (parent-death signal); ps must not say "Up".
   wait_for sh -c "! '$NSBOX' ${NSBOX_TEST_ROOT:+--root '$NSBOX_TEST_ROOT'} ps | grep -q ps-killed"
   run nsbox ps -a
@@ -45,15 +37,11 @@ load helpers
 }
 
 @test "rm -f removes a running container" {
-  fifo="$BATS_TEST_TMPDIR/ready"
-  mkfifo "$fifo"
-  nsbox run --name rm-force busybox sh -c 'echo ready; sleep 1000 & wait' >"$fifo" &
-  pid=$!
-  read -r line <"$fifo"
+  start_ready --name rm-force busybox sh -c 'echo ready; sleep 1000 & wait'
   run nsbox rm -f rm-force
   [ "$status" -eq 0 ]
-  wait "$pid" || status=$?
-  [ "${status:-0}" -eq 137 ]
+  wait_bg_status
+  [ "$BG_STATUS" -eq 137 ]
   run nsbox ps -a
   [[ $output != *rm-force* ]]
 }

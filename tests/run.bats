@@ -57,27 +57,27 @@ load helpers
   [ "$status" -eq 7 ]
 }
 
+# Sends SIG to nsbox run, whose command traps it and exits with CODE.
+signal_reaches_command() {
+  start_ready --rm busybox sh -c "trap 'exit $2' $1; echo ready; sleep 1000 & wait"
+  [ "$READY_LINE" = ready ]
+  kill -"$1" "$BG_PID"
+  wait_bg_status
+  [ "$BG_STATUS" -eq "$2" ]
+}
+
 @test "run: TERM to nsbox run reaches the command, which exits with its own code" {
-  fifo="$BATS_TEST_TMPDIR/ready"
-  mkfifo "$fifo"
-  nsbox run --rm busybox sh -c 'trap "exit 42" TERM; echo ready; sleep 1000 & wait' >"$fifo" &
-  pid=$!
-  read -r line <"$fifo"
-  [ "$line" = ready ]
-  kill -TERM "$pid"
-  wait "$pid" || status=$?
-  [ "${status:-0}" -eq 42 ]
+  signal_reaches_command TERM 42
 }
 
 @test "run: INT (Ctrl-C) to nsbox run reaches the command" {
-  fifo="$BATS_TEST_TMPDIR/ready"
-  mkfifo "$fifo"
-  nsbox run --rm busybox sh -c 'trap "exit 33" INT; echo ready; sleep 1000 & wait' >"$fifo" &
-  pid=$!
-  read -r line <"$fifo"
-  kill -INT "$pid"
-  wait "$pid" || status=$?
-  [ "${status:-0}" -eq 33 ]
+  signal_reaches_command INT 33
+}
+
+@test "run: HUP, USR1 and USR2 reach the command too" {
+  signal_reaches_command HUP 31
+  signal_reaches_command USR1 32
+  signal_reaches_command USR2 34
 }
 
 @test "run: exit codes 0 and 1 and 42 pass through" {
