@@ -81,6 +81,23 @@ int cmd_ps(const struct cli_globals *g, int argc, char **argv) {
   return 0;
 }
 
+/* Sends sig (0: none) and waits, at most 10 s, for pid to exit. The pidfd keeps the pid from
+ * being recycled under us. */
+static void kill_and_wait(pid_t pid, int sig) {
+  int pfd = sys_pidfd_open(pid, 0);
+  if (pfd < 0) {
+    if (sig)
+      kill(pid, sig);
+    return;
+  }
+  if (sig)
+    sys_pidfd_send_signal(pfd, sig, NULL, 0);
+  struct pollfd p = {.fd = pfd, .events = POLLIN};
+  while (poll(&p, 1, 10000) < 0 && errno == EINTR)
+    ;
+  close(pfd);
+}
+
 int cmd_rm(const struct cli_globals *g, int argc, char **argv) {
   bool force = false;
   static const struct option opts[] = {{"force", no_argument, NULL, 'f'}, {0}};
@@ -116,17 +133,12 @@ int cmd_rm(const struct cli_globals *g, int argc, char **argv) {
         ret = 125;
         continue;
       }
-      /* The pid was checked against its start time just now, so it is the container's; the
-       * pidfd keeps it so, and tells when it has died (with it, its mounts). */
-      int pfd = sys_pidfd_open(ci.pid, 0);
-      if (pfd >= 0) {
-        sys_pidfd_send_signal(pfd, SIGKILL, NULL, 0);
-        struct pollfd p = {.fd = pfd, .events = POLLIN};
-        poll(&p, 1, 10000);
-        close(pfd);
-      } else {
-        kill(ci.pid, SIGKILL);
-      }
+      /* Both pids were checked against their start times just now. The container goes
+       * first; then its `nsbox run` is given the time to record the exit, so that it does not
+       * write into the container's dir while we remove it. */
+      kill_and_wait(ci.pid, SIGKILL);
+      if (ci.monitor > 0)
+        kill_and_wait(ci.monitor, 0);
     }
     if (container_remove(&s, ci.id, &err) < 0) {
       nsbox_print_error(&err);

@@ -267,9 +267,10 @@ static unsigned long long proc_starttime(pid_t pid) {
 /* What exists only while the container runs lives in the run dir (a tmpfs, usually):
  * run/ID holds the pid of its PID 1 and that process's start time. */
 int container_set_running(struct nsbox_store *s, const char *id, pid_t pid, nsbox_error_t *err) {
-  char text[96];
-  int n = snprintf(text, sizeof(text), "status=running\npid=%d\nstarttime=%llu\n", (int)pid,
-                   proc_starttime(pid));
+  char text[160];
+  int n = snprintf(text, sizeof(text),
+                   "status=running\npid=%d\nstarttime=%llu\nmonitor=%d\nmonitor_start=%llu\n",
+                   (int)pid, proc_starttime(pid), (int)getpid(), proc_starttime(getpid()));
   cleanup_close int dfd = open(s->run, O_PATH | O_DIRECTORY | O_CLOEXEC);
   int r = dfd < 0 ? -errno : write_file_at(dfd, id, text, (size_t)n, 0600, true);
   return r < 0 ? nsbox_fail(err, -r, "write %s/%s", s->run, id) : 0;

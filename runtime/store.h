@@ -35,7 +35,8 @@ struct container_info {
   time_t created, finished;
   enum { CT_CREATED, CT_RUNNING, CT_EXITED, CT_UNKNOWN } status;
   int exit_code;
-  pid_t pid;
+  pid_t pid;     /* the container's PID 1, while it runs */
+  pid_t monitor; /* the `nsbox run` holding it, while that lives */
 };
 void container_info_free(struct container_info *ci);
 

@@ -223,26 +223,37 @@ static int write_maps_direct(pid_t pid, const struct nsbox_idmaps *m, nsbox_erro
   return 0;
 }
 
-static int write_maps(pid_t pid, const struct nsbox_idmaps *m, nsbox_error_t *err) {
-  if (!m->use_newidmap)
-    return write_maps_direct(pid, m, err);
-  /* Both helpers run at once: each is a setuid exec, the slowest step of a rootless start. */
-  int efu = -1, efg = -1;
-  pid_t pu = start_newidmap(m->newuidmap, pid, m->uid, m->n_uid, &efu, err);
-  if (pu < 0)
-    return -1;
-  pid_t pg = start_newidmap(m->newgidmap, pid, m->gid, m->n_gid, &efg, err);
-  if (pg < 0) {
-    nsbox_error_t ignored = {0};
-    finish_newidmap(m->newuidmap, pu, efu, &ignored);
-    return -1;
+/* newuidmap and newgidmap are setuid execs, the slowest step of a rootless start: both are
+ * started right after the clone and run while the caller prepares the container. */
+static void start_helpers(struct ns_child *ch) {
+  const struct nsbox_idmaps *m = ch->maps;
+  ch->helper[0] = start_newidmap(m->newuidmap, ch->pid, m->uid, m->n_uid, &ch->helper_err[0],
+                                 &ch->helper_failure);
+  if (ch->helper[0] < 0)
+    return;
+  ch->helper[1] = start_newidmap(m->newgidmap, ch->pid, m->gid, m->n_gid, &ch->helper_err[1],
+                                 &ch->helper_failure);
+}
+
+/* Waits for the helpers started by start_helpers; the first failure is the one reported. */
+static int finish_helpers(struct ns_child *ch, nsbox_error_t *err) {
+  const char *names[2] = {ch->maps->newuidmap, ch->maps->newgidmap};
+  int ret = 0;
+  if (ch->helper[0] < 0 || ch->helper[1] < 0) {
+    *err = ch->helper_failure;
+    ret = -1;
   }
-  int ru = finish_newidmap(m->newuidmap, pu, efu, err);
-  nsbox_error_t errg = {0};
-  int rg = finish_newidmap(m->newgidmap, pg, efg, &errg);
-  if (ru == 0 && rg < 0)
-    *err = errg;
-  return ru < 0 || rg < 0 ? -1 : 0;
+  for (int i = 0; i < 2; i++) {
+    if (ch->helper[i] < 0)
+      continue;
+    nsbox_error_t e = {0};
+    if (finish_newidmap(names[i], ch->helper[i], ch->helper_err[i], &e) < 0 && ret == 0) {
+      *err = e;
+      ret = -1;
+    }
+    ch->helper[i] = -1;
+  }
+  return ret;
 }
 
 int ns_spawn(struct ns_child *ch, unsigned long flags, unsigned long late,
@@ -285,7 +296,9 @@ int ns_spawn(struct ns_child *ch, unsigned long flags, unsigned long late,
     _exit(fn(arg));
   }
   close(sv[1]);
-  *ch = (struct ns_child){.pid = pid, .sock = sv[0], .maps = maps};
+  *ch = (struct ns_child){.pid = pid, .sock = sv[0], .maps = maps, .helper = {-1, -1}};
+  if (maps && maps->use_newidmap)
+    start_helpers(ch);
   return 0;
 }
 
@@ -296,10 +309,18 @@ void ns_abort(struct ns_child *ch) {
   kill(ch->pid, SIGKILL);
   while (waitpid(ch->pid, NULL, 0) < 0 && errno == EINTR)
     ;
+  if (ch->maps && ch->maps->use_newidmap) {
+    nsbox_error_t ignored = {0};
+    finish_helpers(ch, &ignored);
+  }
 }
 
 int ns_release(struct ns_child *ch, nsbox_error_t *err) {
-  if (ch->maps && write_maps(ch->pid, ch->maps, err) < 0) {
+  int r = 0;
+  if (ch->maps)
+    r = ch->maps->use_newidmap ? finish_helpers(ch, err)
+                               : write_maps_direct(ch->pid, ch->maps, err);
+  if (r < 0) {
     ns_abort(ch);
     return -1;
   }

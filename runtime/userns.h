@@ -38,6 +38,9 @@ struct ns_child {
   pid_t pid;
   int sock; /* our end of the start-up channel */
   const struct nsbox_idmaps *maps;
+  pid_t helper[2];              /* newuidmap, newgidmap, running; -1 when not (or not started) */
+  int helper_err[2];            /* their stderr */
+  nsbox_error_t helper_failure; /* why one could not be started */
 };
 
 /* Starts a child in new namespaces (CLONE_NEW* `flags`; CLONE_NEWUSER when maps != NULL) that

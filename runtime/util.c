@@ -170,9 +170,15 @@ int rm_rf_at(int dirfd, const char *name) {
   if (fd < 0)
     return -errno;
   int r = rm_rf_children(fd, st.st_dev);
+  int rr = unlinkat(dirfd, name, AT_REMOVEDIR) < 0 ? -errno : 0;
+  if (rr == -ENOTEMPTY && r == 0) {
+    /* One more pass if something appeared meanwhile (a last write racing the removal). */
+    r = rm_rf_children(fd, st.st_dev);
+    rr = unlinkat(dirfd, name, AT_REMOVEDIR) < 0 ? -errno : 0;
+  }
   close(fd);
-  if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
-    r = -errno;
+  if (rr < 0 && rr != -ENOENT && r == 0)
+    r = rr;
   return r;
 }
 

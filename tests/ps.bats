@@ -39,6 +39,7 @@ load helpers
 @test "rm -f removes a running container" {
   start_ready --name rm-force busybox sh -c 'echo ready; sleep 1000 & wait'
   run nsbox rm -f rm-force
+  echo "$output"
   [ "$status" -eq 0 ]
   wait_bg_status
   [ "$BG_STATUS" -eq 137 ]
