@@ -366,6 +366,11 @@ static int load_info(struct nsbox_store *s, const char *id, struct container_inf
     /* The record says running; believe it only while that very process exists. */
     ci->status =
         ci->pid > 0 && want != 0 && proc_starttime(ci->pid) == want ? CT_RUNNING : CT_UNKNOWN;
+    cleanup_free char *mon = record_get(state, "monitor");
+    cleanup_free char *mon_start = record_get(state, "monitor_start");
+    pid_t m = mon ? (pid_t)atoi(mon) : 0;
+    if (m > 0 && mon_start && proc_starttime(m) == strtoull(mon_start, NULL, 10))
+      ci->monitor = m;
   } else if (status && strcmp(status, "exited") == 0) {
     cleanup_free char *code = record_get(state, "exit_code");
     cleanup_free char *fin = record_get(state, "finished");
