@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define READ_FILE_MAX (4u << 20)
+
 void cleanup_freep(void *p) {
   free(*(void **)p);
 }
@@ -84,14 +86,24 @@ int write_all(int fd, const void *buf, size_t len) {
 }
 
 ssize_t read_file_at(int dirfd, const char *path, char **out) {
-  cleanup_close int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  /* Also used on files of untrusted images (/etc/passwd): a FIFO or device there must not
+   * block or feed us forever, so only regular files, and only so much of them. */
+  cleanup_close int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0)
     return -errno;
+  struct stat st;
+  if (fstat(fd, &st) < 0)
+    return -errno;
+  if (!S_ISREG(st.st_mode))
+    return -EINVAL;
   size_t cap = 4096, len = 0;
   cleanup_free char *buf = xmalloc(cap);
   for (;;) {
-    if (len + 1 >= cap)
+    if (len + 1 >= cap) {
+      if (cap >= READ_FILE_MAX)
+        return -EFBIG;
       buf = xrealloc(buf, cap *= 2);
+    }
     ssize_t n = read(fd, buf + len, cap - len - 1);
     if (n < 0) {
       if (errno == EINTR)

@@ -41,8 +41,8 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* write(2) all of buf, retrying on EINTR and short writes. Returns 0 or -errno. */
 int write_all(int fd, const void *buf, size_t len);
 
-/* Reads a whole (small) file relative to dirfd into a NUL-terminated malloc'd buffer.
- * Returns the length or -errno. */
+/* Reads a whole (small, at most 4 MiB) regular file relative to dirfd into a NUL-terminated
+ * malloc'd buffer. Returns the length or -errno (-EINVAL: not a regular file). */
 ssize_t read_file_at(int dirfd, const char *path, char **out);
 
 /* Writes data to dirfd/path (O_CLOEXEC|O_NOFOLLOW); atomically when `atomic` (through a

@@ -345,3 +345,15 @@ signal_reaches_command() {
   [ "$status" -eq 0 ]
   [ "$output" = marker ]
 }
+
+@test "run: a hostile /etc/passwd (a FIFO) neither hangs nor breaks the run" {
+  r="$BATS_TEST_TMPDIR/rootfs"
+  mkdir -p "$r"
+  tar -xf "$BUSYBOX_TAR" -C "$r" 2>/dev/null || true
+  rm -f "$r/etc/passwd"
+  mkfifo "$r/etc/passwd"
+  run timeout 20 "$NSBOX" ${NSBOX_TEST_ROOT:+--root "$NSBOX_TEST_ROOT"} run --rm --rootfs "$r" \
+    /bin/echo survived
+  [ "$status" -eq 0 ]
+  [ "$output" = survived ]
+}
