@@ -39,6 +39,23 @@ assert_one_error_line() {
   }
 }
 
+# What nsbox keeps in its run dir (running state, --rm records), one entry a line.
+run_dir_entries() {
+  local d
+  if is_root_mode; then
+    d="$NSBOX_TEST_ROOT/run"
+  elif [ -n "${XDG_RUNTIME_DIR:-}" ]; then
+    d="$XDG_RUNTIME_DIR/nsbox"
+  elif [ -d "/run/user/$(id -u)" ] && [ -O "/run/user/$(id -u)" ]; then
+    d="/run/user/$(id -u)/nsbox"
+  elif [ -d "/dev/shm/nsbox-run-$(id -u)" ]; then
+    d="/dev/shm/nsbox-run-$(id -u)"
+  else
+    d="/tmp/nsbox-run-$(id -u)"
+  fi
+  ls -A "$d" 2>/dev/null
+}
+
 # Number of containers in the store (any state).
 container_count() {
   local d

@@ -314,6 +314,9 @@ signal_reaches_command() {
   run nsbox ps -a
   [[ $output != *rmtest* ]]
   [ ! -e "$(store_dir)/containers/.names/rmtest" ]
+  # Nothing half-removed, and no running state left in the run dir either.
+  [ -z "$(find "$(store_dir)/containers" -mindepth 1 -maxdepth 1 -name '.removing-*')" ]
+  [ -z "$(run_dir_entries)" ]
 }
 
 @test "run: without --rm the container stays until nsbox rm, and its name is unique" {
