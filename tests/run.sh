@@ -100,5 +100,13 @@ else
   run_suite rootless-self ""
 fi
 
+# The test users' runtime dirs (their running state; empty by now) go too.
+if [ "$(id -u)" -eq 0 ]; then
+  for u in "$SUB_USER" "$NOSUB_USER"; do
+    uid=$(id -u "$u" 2>/dev/null) || continue
+    rm -rf "/dev/shm/nsbox-run-$uid" "/tmp/nsbox-run-$uid"
+  done
+fi
+
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
