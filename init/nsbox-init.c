@@ -112,7 +112,7 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
       (void)!write(1, "nsbox-init " NSBOX_VERSION "\n", sizeof "nsbox-init " NSBOX_VERSION);
       return 0;
     } else if (a[1] == '-') {
-      say("unknown option ", a, " (see -h)", NULL);
+      say("unknown option ", a, " (see -h)", (char *)NULL);
       return -1;
     }
     for (a++; *a; a++) {
@@ -136,7 +136,7 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
         break;
       default:
         opt[1] = *a;
-        say("unknown option ", opt, " (see -h)", NULL);
+        say("unknown option ", opt, " (see -h)", (char *)NULL);
         return -1;
       }
       if (a[1]) {
@@ -145,14 +145,14 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
         *val = argv[++i];
       } else {
         opt[1] = *a;
-        say("option ", opt, " needs an argument (see -h)", NULL);
+        say("option ", opt, " needs an argument (see -h)", (char *)NULL);
         return -1;
       }
       break;
     }
   }
   if (i >= argc) {
-    say("no command given (see -h)", NULL);
+    say("no command given (see -h)", (char *)NULL);
     return -1;
   }
   o->argv = argv + i;
@@ -361,7 +361,7 @@ int main(int argc, char **argv) {
    * those we forward like any other. Blocked signals also reach a PID 1 that the kernel
    * would otherwise shield from SIG_DFL signals. */
   if (set_mask(&all, &orig) < 0) {
-    say("block signals: ", strerror(errno), NULL);
+    say("block signals: ", strerror(errno), (char *)NULL);
     return EXIT_SETUP;
   }
   /* An inherited SIG_IGN on SIGCHLD makes the kernel reap for us, losing the command's
@@ -373,14 +373,14 @@ int main(int argc, char **argv) {
 
   sfd = syscall(SYS_signalfd4, -1, &all, sizeof all, SFD_CLOEXEC);
   if (sfd < 0) {
-    say("signalfd: ", strerror(errno), NULL);
+    say("signalfd: ", strerror(errno), (char *)NULL);
     return EXIT_SETUP;
   }
   /* Outside a pid namespace orphans would go to the host's init and never be ours. */
   if ((!pid1 || o.subreaper) && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
-    say("warning: cannot become a subreaper: ", strerror(errno), NULL);
+    say("warning: cannot become a subreaper: ", strerror(errno), (char *)NULL);
   if (pipe2(pfd, O_CLOEXEC) < 0) {
-    say("pipe: ", strerror(errno), NULL);
+    say("pipe: ", strerror(errno), (char *)NULL);
     return EXIT_SETUP;
   }
 
@@ -389,7 +389,7 @@ int main(int argc, char **argv) {
     run_child(&o, &orig, chld_ignored, pfd[1]);
   close(pfd[1]);
   if (child < 0) {
-    say("fork: ", strerror(errno), NULL);
+    say("fork: ", strerror(errno), (char *)NULL);
     return EXIT_SETUP;
   }
   /* The child keeps the start directory; the init must not pin it (or its mount). */
@@ -402,7 +402,7 @@ int main(int argc, char **argv) {
   close(pfd[0]);
   if (n == (ssize_t)sizeof ce)
     say(ce.step == STEP_CHDIR ? "chdir " : "exec ", ce.step == STEP_CHDIR ? o.workdir : o.argv[0],
-        ": ", strerror(ce.err), NULL);
+        ": ", strerror(ce.err), (char *)NULL);
 
   r = supervise(sfd, child, o.group);
   kill_rest(pid1);

@@ -11,7 +11,8 @@
 #define F_SEAL_EXEC 0x0020
 #endif
 
-extern const char nsbox_init_blob[], nsbox_init_blob_end[];
+extern const char nsbox_init_blob[];
+extern const unsigned long nsbox_init_blob_size;
 
 int initmem_open(nsbox_error_t *err) {
   /* MFD_EXEC keeps the memfd executable where vm.memfd_noexec defaults it otherwise;
@@ -21,8 +22,7 @@ int initmem_open(nsbox_error_t *err) {
     fd = sys_memfd_create("nsbox-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0)
     return nsbox_fail(err, errno, "memfd_create");
-  size_t len = (size_t)(nsbox_init_blob_end - nsbox_init_blob);
-  int r = write_all(fd, nsbox_init_blob, len);
+  int r = write_all(fd, nsbox_init_blob, nsbox_init_blob_size);
   if (r < 0)
     return nsbox_fail(err, -r, "write init memfd");
   int seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
