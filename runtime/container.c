@@ -13,13 +13,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <net/if.h>
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -28,6 +26,7 @@
 
 #include "initmem.h"
 #include "mounts.h"
+#include "netns.h"
 #include "rootfs.h"
 #include "syscalls.h"
 #include "userns.h"
@@ -52,20 +51,6 @@ static void forward_set(sigset_t *set) {
       continue;
     sigaddset(set, s);
   }
-}
-
-static int loopback_up(nsbox_error_t *err) {
-  cleanup_close int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    return nsbox_fail(err, errno, "socket");
-  struct ifreq ifr = {0};
-  snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-  if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
-    return nsbox_fail(err, errno, "get flags of lo");
-  ifr.ifr_flags |= IFF_UP;
-  if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
-    return nsbox_fail(err, errno, "bring lo up");
-  return 0;
 }
 
 /* Looks NAME or number up in the container's own /etc/passwd or /etc/group (we are already
@@ -161,7 +146,7 @@ static int child_setup(struct child_ctx *x, nsbox_error_t *err) {
   /* ns_spawn set PR_SET_PDEATHSIG: nsbox run dying (even by SIGKILL) takes the container
    * with it, as the init inherits it across exec. */
   cleanup_close int rootfd = rootfs_mount(c, err);
-  if (rootfd < 0 || mounts_setup(c, rootfd, err) < 0)
+  if (rootfd < 0 || mounts_setup(c, rootfd, c->network == NET_NONE ? x->sock : -1, err) < 0)
     return -1;
   if (c->process.cwd && strcmp(c->process.cwd, "/") != 0) {
     /* Docker and podman create a missing working directory. */
@@ -173,8 +158,6 @@ static int child_setup(struct child_ctx *x, nsbox_error_t *err) {
     return -1;
   if (sethostname(c->hostname, strlen(c->hostname)) < 0)
     return nsbox_fail(err, errno, "sethostname");
-  if (c->network == NET_NONE && loopback_up(err) < 0)
-    return -1;
 
   cleanup_free char *home = NULL;
   if (switch_user(c, &home, err) < 0)
@@ -254,14 +237,20 @@ static int supervise(pid_t pid, const sigset_t *set) {
 static int start_and_wait(struct nsbox_store *s, const struct nsbox_config *c, struct child_ctx *x,
                           const sigset_t *set, int psock, nsbox_error_t *err) {
   unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
-  unsigned long late = c->network == NET_NONE ? CLONE_NEWNET : 0;
   struct ns_child ch;
-  int r = ns_spawn(&ch, flags, late, c->userns ? &c->idmaps : NULL, container_child, x, err);
+  int r = ns_spawn(&ch, flags, c->userns ? &c->idmaps : NULL, container_child, x, err);
   close(x->sock);
   if (r < 0)
     return -1;
-  /* The container's files are made while the child makes its network namespace. */
+  /* The network namespace is made beside the container's set-up, not before it. */
+  struct netns_maker net = {.pid = -1};
+  if (c->network == NET_NONE && netns_start(&net, c->userns ? ch.pid : 0, err) < 0) {
+    ns_abort(&ch);
+    return -1;
+  }
+  /* The container's files are made while the helpers (newuidmap, the network) run. */
   if (container_create(s, c, err) < 0) {
+    netns_abort(&net);
     ns_abort(&ch);
     return -1;
   }
@@ -269,7 +258,15 @@ static int start_and_wait(struct nsbox_store *s, const struct nsbox_config *c, s
    * first, `nsbox ps` and `nsbox rm -f` already know it runs. */
   nsbox_error_t ignored = {0};
   container_set_running(s, c->id, ch.pid, &ignored);
-  if (ns_release(&ch, err) < 0) {
+  if (ns_release(&ch, err) < 0) { /* the child is gone already */
+    netns_abort(&net);
+    container_remove(s, c->id, &ignored);
+    return -1;
+  }
+  if (net.pid > 0 && netns_send(&net, psock, err) < 0) {
+    kill(ch.pid, SIGKILL);
+    while (waitpid(ch.pid, NULL, 0) < 0 && errno == EINTR)
+      ;
     container_remove(s, c->id, &ignored);
     return -1;
   }

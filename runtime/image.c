@@ -343,7 +343,7 @@ static int run_import(struct import_ctx *x, struct import_report *rep, nsbox_err
   sigaddset(&set, SIGCHLD);
   sigprocmask(SIG_BLOCK, &set, &old);
   struct ns_child ch;
-  int r = ns_spawn(&ch, 0, 0, x->maps, import_child, x, err);
+  int r = ns_spawn(&ch, 0, x->maps, import_child, x, err);
   if (r == 0)
     r = ns_release(&ch, err);
   close(p[1]);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "devices.h"
+#include "netns.h"
 #include "syscalls.h"
 #include "util.h"
 
@@ -215,9 +216,14 @@ static int mount_user(const struct nsbox_mount *m, int rootfd, nsbox_error_t *er
                      m->destination, err);
 }
 
-int mounts_setup(const struct nsbox_config *c, int rootfd, nsbox_error_t *err) {
-  if (mount_proc(rootfd, err) < 0 || mount_sys(c, rootfd, err) < 0 ||
-      devices_setup(c, rootfd, err) < 0)
+int mounts_setup(const struct nsbox_config *c, int rootfd, int netsock, nsbox_error_t *err) {
+  if (mount_proc(rootfd, err) < 0 || devices_setup(c, rootfd, err) < 0)
+    return -1;
+  /* sysfs shows the network devices of the namespace that mounts it, and a user namespace
+   * may mount it only with a network namespace of its own: join ours first. */
+  if (netsock >= 0 && netns_receive(netsock, err) < 0)
+    return -1;
+  if (mount_sys(c, rootfd, err) < 0)
     return -1;
   if (mount_etc_files(c, rootfd, err) < 0)
     return -1;

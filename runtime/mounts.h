@@ -27,7 +27,8 @@ int bind_on_fd(const char *src, int rootfd, int fd, const char *dst, bool readon
 /* Makes the mount behind fd read-only, keeping its other flags (locked ones included). */
 int make_readonly_fd(int fd, bool recursive, const char *what, nsbox_error_t *err);
 
-/* proc, sysfs, /etc files, --volume and --tmpfs mounts of config c, below rootfd. */
-int mounts_setup(const struct nsbox_config *c, int rootfd, nsbox_error_t *err);
+/* proc, /dev, sysfs, /etc files, --volume and --tmpfs mounts of config c, below rootfd.
+ * With netsock >= 0, first joins the network namespace nsbox sends over it (netns.h). */
+int mounts_setup(const struct nsbox_config *c, int rootfd, int netsock, nsbox_error_t *err);
 
 #endif

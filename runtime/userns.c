@@ -256,8 +256,8 @@ static int finish_helpers(struct ns_child *ch, nsbox_error_t *err) {
   return ret;
 }
 
-int ns_spawn(struct ns_child *ch, unsigned long flags, unsigned long late,
-             const struct nsbox_idmaps *maps, ns_child_fn fn, void *arg, nsbox_error_t *err) {
+int ns_spawn(struct ns_child *ch, unsigned long flags, const struct nsbox_idmaps *maps,
+             ns_child_fn fn, void *arg, nsbox_error_t *err) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
     return nsbox_fail(err, errno, "socketpair");
@@ -279,11 +279,6 @@ int ns_spawn(struct ns_child *ch, unsigned long flags, unsigned long late,
     /* Whatever the child does, it does for the caller: it never outlives it. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     close(sv[0]);
-    /* Namespaces that are slow to make (a network namespace) are made here, while the
-     * parent writes the id maps and prepares the container's files. */
-    int e = late && unshare((int)late) < 0 ? errno : 0;
-    if (write(sv[1], &e, sizeof(e)) != sizeof(e) || e != 0)
-      _exit(125);
     char c;
     ssize_t n;
     while ((n = read(sv[1], &c, 1)) < 0 && errno == EINTR)
@@ -324,16 +319,6 @@ int ns_release(struct ns_child *ch, nsbox_error_t *err) {
     ns_abort(ch);
     return -1;
   }
-  int e = 0;
-  ssize_t n;
-  while ((n = read(ch->sock, &e, sizeof(e))) < 0 && errno == EINTR)
-    ;
-  if (n != sizeof(e) || e != 0) {
-    nsbox_fail(err, n == sizeof(e) ? e : 0, "create namespaces%s",
-               n == sizeof(e) ? "" : ": the child died");
-    ns_abort(ch);
-    return -1;
-  }
   if (write(ch->sock, "g", 1) < 0) {
     /* The child is gone; its exit status tells the caller. */
   }
@@ -344,7 +329,7 @@ int ns_release(struct ns_child *ch, nsbox_error_t *err) {
 
 int userns_run(const struct nsbox_idmaps *maps, ns_child_fn fn, void *arg, nsbox_error_t *err) {
   struct ns_child ch;
-  if (ns_spawn(&ch, 0, 0, maps, fn, arg, err) < 0 || ns_release(&ch, err) < 0)
+  if (ns_spawn(&ch, 0, maps, fn, arg, err) < 0 || ns_release(&ch, err) < 0)
     return -1;
   int status;
   while (waitpid(ch.pid, &status, 0) < 0)

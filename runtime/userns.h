@@ -44,12 +44,11 @@ struct ns_child {
 };
 
 /* Starts a child in new namespaces (CLONE_NEW* `flags`; CLONE_NEWUSER when maps != NULL) that
- * first unshares the namespaces in `late` itself (in parallel with the caller) and then waits
- * until ns_release() has given it its id mappings, to run fn(arg) as root of its user
+ * waits until ns_release() has given it its id mappings, to run fn(arg) as root of its user
  * namespace and leave with _exit(fn's return). Signals blocked in the caller stay blocked in
  * the child. Returns 0, or -1 with err filled and nothing left running. */
-int ns_spawn(struct ns_child *ch, unsigned long flags, unsigned long late,
-             const struct nsbox_idmaps *maps, ns_child_fn fn, void *arg, nsbox_error_t *err);
+int ns_spawn(struct ns_child *ch, unsigned long flags, const struct nsbox_idmaps *maps,
+             ns_child_fn fn, void *arg, nsbox_error_t *err);
 
 /* Writes the mappings and lets the child go; on failure the child is killed and reaped. */
 int ns_release(struct ns_child *ch, nsbox_error_t *err);

@@ -1,0 +1,167 @@
+/* See netns.h. */
+#include "netns.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util.h"
+
+/* The helper: returns 0 or the errno that stopped it. */
+static int make_netns(int userns_fd) {
+  if (userns_fd >= 0 && setns(userns_fd, CLONE_NEWUSER) < 0)
+    return errno;
+  return unshare(CLONE_NEWNET) < 0 ? errno : 0;
+}
+
+int netns_start(struct netns_maker *m, pid_t userns_of, nsbox_error_t *err) {
+  m->pid = -1;
+  cleanup_close int userns = -1;
+  if (userns_of > 0) {
+    char path[40];
+    snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)userns_of);
+    if ((userns = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+      return nsbox_fail(err, errno, "open %s", path);
+  }
+  int ready[2], hold[2];
+  if (pipe2(ready, O_CLOEXEC) < 0)
+    return nsbox_fail(err, errno, "pipe");
+  if (pipe2(hold, O_CLOEXEC) < 0) {
+    close(ready[0]);
+    close(ready[1]);
+    return nsbox_fail(err, errno, "pipe");
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    close(ready[0]);
+    close(hold[1]);
+    unsigned char e = (unsigned char)make_netns(userns);
+    if (write(ready[1], &e, 1) != 1)
+      _exit(1);
+    /* Keeps the namespace (and our pid) until nsbox has opened it. */
+    char c;
+    while (read(hold[0], &c, 1) < 0 && errno == EINTR)
+      ;
+    _exit(0);
+  }
+  int e = errno;
+  close(ready[1]);
+  close(hold[0]);
+  if (pid < 0) {
+    close(ready[0]);
+    close(hold[1]);
+    return nsbox_fail(err, e, "fork");
+  }
+  *m = (struct netns_maker){.pid = pid, .ready = ready[0], .hold = hold[1]};
+  return 0;
+}
+
+void netns_abort(struct netns_maker *m) {
+  if (m->pid <= 0)
+    return;
+  close(m->ready);
+  close(m->hold);
+  kill(m->pid, SIGKILL);
+  while (waitpid(m->pid, NULL, 0) < 0 && errno == EINTR)
+    ;
+  m->pid = -1;
+}
+
+/* One message: an int (0, or an errno) and, with 0, the namespace's fd. */
+static int send_ns(int sock, int errnum, int fd) {
+  union {
+    struct cmsghdr h;
+    char buf[CMSG_SPACE(sizeof(int))];
+  } u;
+  memset(&u, 0, sizeof(u));
+  struct iovec iov = {.iov_base = &errnum, .iov_len = sizeof(errnum)};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+  if (fd >= 0) {
+    msg.msg_control = u.buf;
+    msg.msg_controllen = sizeof(u.buf);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  }
+  ssize_t n;
+  while ((n = sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+    ;
+  return n < 0 ? -errno : 0;
+}
+
+int netns_send(struct netns_maker *m, int sock, nsbox_error_t *err) {
+  unsigned char e = 0;
+  ssize_t n;
+  while ((n = read(m->ready, &e, 1)) < 0 && errno == EINTR)
+    ;
+  int errnum = n == 1 ? e : EIO;
+  cleanup_close int fd = -1;
+  if (errnum == 0) {
+    /* The helper is our child and alive until we close `hold`: its pid is still its own. */
+    char path[40];
+    snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)m->pid);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+      errnum = errno;
+  }
+  close(m->ready);
+  close(m->hold);
+  while (waitpid(m->pid, NULL, 0) < 0 && errno == EINTR)
+    ;
+  m->pid = -1;
+  /* A failure goes to the container too: it reports it, as for anything of its set-up. */
+  int r = send_ns(sock, errnum, fd);
+  if (r < 0)
+    return nsbox_fail(err, -r, "pass the network namespace");
+  return 0;
+}
+
+static int loopback_up(nsbox_error_t *err) {
+  cleanup_close int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return nsbox_fail(err, errno, "socket");
+  struct ifreq ifr = {0};
+  snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+  if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+    return nsbox_fail(err, errno, "get flags of lo");
+  ifr.ifr_flags |= IFF_UP;
+  if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+    return nsbox_fail(err, errno, "bring lo up");
+  return 0;
+}
+
+int netns_receive(int sock, nsbox_error_t *err) {
+  int errnum = 0;
+  union {
+    struct cmsghdr h;
+    char buf[CMSG_SPACE(sizeof(int))];
+  } u;
+  struct iovec iov = {.iov_base = &errnum, .iov_len = sizeof(errnum)};
+  struct msghdr msg = {
+      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+  ssize_t n;
+  while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+    ;
+  if (n != sizeof(errnum))
+    return nsbox_fail(err, n < 0 ? errno : EIO, "receive the network namespace");
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  cleanup_close int fd = -1;
+  if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+    memcpy(&fd, CMSG_DATA(c), sizeof(int));
+  if (errnum != 0 || fd < 0)
+    return nsbox_fail(err, errnum ? errnum : EIO, "create a network namespace");
+  if (setns(fd, CLONE_NEWNET) < 0)
+    return nsbox_fail(err, errno, "join the network namespace");
+  return loopback_up(err);
+}
