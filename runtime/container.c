@@ -1,12 +1,16 @@
 /* See container.h.
  *
- * Parent                               Child (clone: new user?, mount, pid, uts, ipc, net?,
+ * Parent                               Child (clone: new user?, mount, pid, uts, ipc and
  *                                       cgroup namespaces; PID 1 of its PID namespace)
  * blocks forwardable signals
- * ns_spawn ------- maps written -----> mounts the root, /proc, /sys, /dev, /etc files,
- *                                       volumes; pivot_root; hostname; lo up; user; cwd
- *          <------ error message ----- (on failure, then _exit)
- *          <------ EOF on exec ------- execveat(sealed memfd of nsbox-init) or the command
+ * ns_spawn: clone; newuidmap/newgidmap  waits
+ * and the network helper start;
+ * container_create; running state
+ * ns_release ------ maps, go --------> mounts the root, /proc, /dev
+ * netns_send ------ netns fd --------> joins it, lo up; /sys, /etc files, volumes;
+ *                                       pivot_root; hostname; user; cwd
+ *            <----- error message ---- (on failure, then _exit)
+ *            <----- EOF on exec ------ execveat(sealed memfd of nsbox-init) or the command
  * forwards signals, waits, returns the status. */
 #include "container.h"
 
