@@ -62,6 +62,13 @@ int cmd_ps(const struct cli_globals *g, int argc, char **argv) {
            "CREATED", "STATUS");
   for (size_t i = 0; i < n; i++) {
     const struct container_info *ci = &v[i];
+    if (ci->remove && ci->status == CT_UNKNOWN && ci->monitor == 0) {
+      /* A --rm container whose nsbox run was killed: finish what --rm promised. */
+      nsbox_error_t ignored = {0};
+      container_remove(&s, ci->id, &ignored);
+      container_info_free(&v[i]);
+      continue;
+    }
     if (all || ci->status == CT_RUNNING) {
       if (quiet) {
         printf("%.12s\n", ci->id);

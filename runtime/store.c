@@ -144,9 +144,12 @@ static char *record_path(struct nsbox_store *s, const char *id, bool ephemeral) 
                    : xasprintf("%s/containers/%s/config", s->data, id);
 }
 
-static ssize_t read_record(struct nsbox_store *s, const char *id, char **rec) {
+/* Reads the record; *ephemeral (if given) says it was a --rm container's. */
+static ssize_t read_record(struct nsbox_store *s, const char *id, char **rec, bool *ephemeral) {
   cleanup_free char *p = record_path(s, id, false);
   ssize_t r = read_file_at(AT_FDCWD, p, rec);
+  if (ephemeral)
+    *ephemeral = r < 0;
   if (r >= 0)
     return r;
   cleanup_free char *q = record_path(s, id, true);
@@ -324,7 +327,7 @@ static void release_name(struct nsbox_store *s, const char *name, const char *id
 int container_remove(struct nsbox_store *s, const char *id, nsbox_error_t *err) {
   cleanup_free char *dir = xasprintf("%s/containers/%s", s->data, id);
   cleanup_free char *rec = NULL;
-  if (read_record(s, id, &rec) >= 0) {
+  if (read_record(s, id, &rec, NULL) >= 0) {
     cleanup_free char *name = record_get(rec, "name");
     if (name)
       release_name(s, name, id);
@@ -343,9 +346,11 @@ int container_remove(struct nsbox_store *s, const char *id, nsbox_error_t *err) 
 static int load_info(struct nsbox_store *s, const char *id, struct container_info *ci) {
   cleanup_free char *st = xasprintf("%s/containers/%s/state", s->data, id);
   cleanup_free char *rec = NULL, *state = NULL;
-  if (read_record(s, id, &rec) < 0)
+  bool ephemeral;
+  if (read_record(s, id, &rec, &ephemeral) < 0)
     return -1;
   memset(ci, 0, sizeof(*ci));
+  ci->remove = ephemeral;
   snprintf(ci->id, sizeof(ci->id), "%s", id);
   ci->name = record_get(rec, "name");
   ci->image = record_get(rec, "image");

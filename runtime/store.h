@@ -37,6 +37,7 @@ struct container_info {
   int exit_code;
   pid_t pid;     /* the container's PID 1, while it runs */
   pid_t monitor; /* the `nsbox run` holding it, while that lives */
+  bool remove;   /* started with --rm */
 };
 void container_info_free(struct container_info *ci);
 
