@@ -49,11 +49,15 @@ void nsbox_print_error(const nsbox_error_t *err) {
   print_line(err->msg);
 }
 
-void nsbox_notice(const char *fmt, ...) {
+void nsbox_vnotice(const char *fmt, va_list ap) {
   char text[1024];
+  vsnprintf(text, sizeof(text), fmt, ap);
+  print_line(text);
+}
+
+void nsbox_notice(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(text, sizeof(text), fmt, ap);
+  nsbox_vnotice(fmt, ap);
   va_end(ap);
-  print_line(text);
 }

@@ -4,6 +4,7 @@
 #ifndef NSBOX_ERROR_H
 #define NSBOX_ERROR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 typedef struct nsbox_error {
@@ -25,5 +26,6 @@ void nsbox_print_error(const nsbox_error_t *err);
 
 /* Non-fatal notices and warnings, one line each, prefixed "nsbox: ". */
 void nsbox_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void nsbox_vnotice(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 #endif

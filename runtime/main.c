@@ -27,12 +27,10 @@ static const char usage[] =
     "Run `nsbox run --help` for the options of run.\n";
 
 int cli_usage_error(const char *fmt, ...) {
-  char msg[512];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
+  nsbox_vnotice(fmt, ap);
   va_end(ap);
-  nsbox_notice("%s", msg);
   return 125;
 }
 
