@@ -34,15 +34,6 @@ static inline int sys_close_range(unsigned first, unsigned last, unsigned flags)
   return (int)syscall(SYS_close_range, first, last, flags);
 }
 
-static inline int sys_open_tree(int dirfd, const char *path, unsigned flags) {
-  return (int)syscall(SYS_open_tree, dirfd, path, flags);
-}
-
-static inline int sys_move_mount(int from_dirfd, const char *from_path, int to_dirfd,
-                                 const char *to_path, unsigned flags) {
-  return (int)syscall(SYS_move_mount, from_dirfd, from_path, to_dirfd, to_path, flags);
-}
-
 static inline int sys_mount_setattr(int dirfd, const char *path, unsigned flags,
                                     struct mount_attr *attr) {
   return (int)syscall(SYS_mount_setattr, dirfd, path, flags, attr, sizeof(*attr));
