@@ -18,7 +18,7 @@ RT_SRC := $(wildcard runtime/*.c)
 RT_OBJ := $(RT_SRC:%.c=$(OUT)/obj/%.o) $(OUT)/obj/runtime/init_blob.o
 RT_LIBS := -L$(DEPS)/lib -larchive -lzstd -lz -lseccomp -lcap
 
-TEST_BINS := $(OUT)/unit-tests $(OUT)/deny-userns
+TEST_BINS := $(OUT)/unit-tests $(OUT)/deny-userns $(OUT)/netpeer
 
 .PHONY: all tests
 all: $(OUT)/nsbox $(OUT)/nsbox-init
@@ -46,5 +46,8 @@ $(OUT)/unit-tests: $(OUT)/obj/tests/unit/unit.o $(filter-out %/main.o,$(RT_OBJ))
 $(OUT)/deny-userns: $(OUT)/obj/tests/helpers/deny-userns.o
 	$(CC) $(LDFLAGS) $^ $(RT_LIBS) -o $@
 
+$(OUT)/netpeer: $(OUT)/obj/tests/helpers/netpeer.o
+	$(CC) $(LDFLAGS) $^ -o $@
+
 -include $(INIT_OBJ:.o=.d) $(RT_OBJ:.o=.d) $(OUT)/obj/tests/unit/unit.d \
-  $(OUT)/obj/tests/helpers/deny-userns.d
+  $(OUT)/obj/tests/helpers/deny-userns.d $(OUT)/obj/tests/helpers/netpeer.d

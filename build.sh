@@ -26,7 +26,8 @@ BUILD_PKGS=(
   "ca-certificates:/etc/ssl/certs"
 )
 IMAGE_PKGS=("busybox-static:/bin/busybox")
-TEST_PKGS=("bats:bats" "uidmap:newuidmap" "util-linux:unshare" "file:file" "procps:ps" "zstd:zstd")
+TEST_PKGS=("bats:bats" "uidmap:newuidmap" "util-linux:unshare" "file:file" "procps:ps" "zstd:zstd"
+  "slirp4netns:slirp4netns" "passt:pasta" "nftables:/usr/sbin/nft" "iproute2:ip")
 
 have() { case $1 in /*) [ -e "$1" ] ;; *) command -v "$1" >/dev/null 2>&1 ;; esac; }
 

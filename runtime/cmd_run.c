@@ -12,6 +12,7 @@
 #include "config.h"
 #include "container.h"
 #include "image.h"
+#include "network.h"
 #include "store.h"
 #include "util.h"
 
@@ -29,7 +30,12 @@ static const char run_usage[] =
     "  -v, --volume HOST:CTR[:ro]  bind-mount a host path\n"
     "      --tmpfs PATH[:OPTS]   mount a tmpfs\n"
     "      --read-only           mount the root filesystem read-only\n"
-    "      --network none|host   network namespace (default none)\n"
+    "      --network MODE        none, host, slirp4netns[:allow_host_loopback=true],\n"
+    "                            pasta[:allow_host_loopback=true] or bridge[:NAME]\n"
+    "                            (default: slirp4netns rootless, bridge as root)\n"
+    "  -p, --publish [HOSTIP:]HOSTPORT:CTRPORT[/tcp|/udp]  publish a container's port\n"
+    "      --dns IP              nameserver for the container's /etc/resolv.conf\n"
+    "      --add-host NAME:IP    a line for the container's /etc/hosts\n"
     "      --entrypoint CMD      run CMD with the arguments after IMAGE\n"
     "      --no-init             run the command itself as PID 1\n"
     "      --rootfs DIR          use DIR as the root filesystem, no image\n";
@@ -152,6 +158,16 @@ static int add_tmpfs(struct nsbox_config *c, const char *spec) {
   return 0;
 }
 
+static int add_port(struct nsbox_config *c, const char *spec) {
+  struct nsbox_port p;
+  char why[128];
+  if (portspec_parse(spec, &p, why, sizeof(why)) < 0)
+    return cli_usage_error("--publish %s: %s", spec, why);
+  c->net.ports = xrealloc(c->net.ports, (c->net.n_ports + 1) * sizeof(*c->net.ports));
+  c->net.ports[c->net.n_ports++] = p;
+  return 0;
+}
+
 enum {
   OPT_NAME = 256,
   OPT_RM,
@@ -163,6 +179,8 @@ enum {
   OPT_ENTRYPOINT,
   OPT_NO_INIT,
   OPT_ROOTFS,
+  OPT_DNS,
+  OPT_ADD_HOST,
 };
 
 /* Fills c from argv; returns 0, or the exit status for a usage error (already printed). */
@@ -183,6 +201,9 @@ static int parse_run(struct nsbox_config *c, int argc, char **argv, const char *
       {"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},
       {"no-init", no_argument, NULL, OPT_NO_INIT},
       {"rootfs", required_argument, NULL, OPT_ROOTFS},
+      {"publish", required_argument, NULL, 'p'},
+      {"dns", required_argument, NULL, OPT_DNS},
+      {"add-host", required_argument, NULL, OPT_ADD_HOST},
       {"interactive", no_argument, NULL, 'i'},
       {"help", no_argument, NULL, 'h'},
       {0},
@@ -190,7 +211,7 @@ static int parse_run(struct nsbox_config *c, int argc, char **argv, const char *
   struct strv user_env = {0}, env_files = {0};
   opterr = 0;
   int o, r;
-  while ((o = getopt_long(argc, argv, "+e:w:u:v:ih", opts, NULL)) != -1) {
+  while ((o = getopt_long(argc, argv, "+e:w:u:v:p:ih", opts, NULL)) != -1) {
     switch (o) {
     case OPT_NAME:
       if (!valid_name(optarg))
@@ -233,12 +254,20 @@ static int parse_run(struct nsbox_config *c, int argc, char **argv, const char *
       c->root.readonly = true;
       break;
     case OPT_NETWORK:
-      if (strcmp(optarg, "none") == 0)
-        c->network = NET_NONE;
-      else if (strcmp(optarg, "host") == 0)
-        c->network = NET_HOST;
-      else
-        return cli_usage_error("--network %s: unknown mode (none or host)", optarg);
+      if ((r = network_parse_mode(&c->net, optarg)) != 0)
+        return r;
+      break;
+    case 'p':
+      if ((r = add_port(c, optarg)) != 0)
+        return r;
+      break;
+    case OPT_DNS:
+      if ((r = network_add_dns(&c->net, optarg)) != 0)
+        return r;
+      break;
+    case OPT_ADD_HOST:
+      if ((r = network_add_host(&c->net, optarg)) != 0)
+        return r;
       break;
     case OPT_ENTRYPOINT:
       *entrypoint = optarg;
@@ -262,7 +291,7 @@ static int parse_run(struct nsbox_config *c, int argc, char **argv, const char *
       fputs(run_usage, stdout);
       return -1;
     default:
-      if (optopt && optopt < 256 && strchr("ewuv", optopt))
+      if (optopt && optopt < 256 && strchr("ewuvp", optopt))
         return cli_usage_error("run: option -%c needs a value", optopt);
       return cli_usage_error("run: unknown option %s (see nsbox run --help)", argv[optind - 1]);
     }
@@ -312,6 +341,8 @@ static int run_container(const struct cli_globals *g, struct nsbox_config *c, ns
     return -1;
   c->userns = s.rootless;
   c->idmaps = s.idmaps;
+  if (network_prepare(&c->net, s.rootless, err) < 0)
+    return -1;
   if (c->image) {
     if (image_resolve(&s, c->image, image_id, &c->root.lowerdir, err) < 0)
       return -1;

@@ -29,7 +29,27 @@ struct nsbox_mount {
 
 #include "userns.h"
 
-enum nsbox_network { NET_NONE, NET_HOST };
+#include "portspec.h"
+
+enum nsbox_network_mode { NET_NONE, NET_HOST, NET_SLIRP4NETNS, NET_PASTA, NET_BRIDGE };
+
+struct nsbox_host_entry {
+  char *name, *addr; /* --add-host NAME:ADDR */
+};
+
+/* The container's network: its mode and what the front end asked of it. */
+struct nsbox_network {
+  enum nsbox_network_mode mode;
+  bool mode_given;          /* --network was given: no quiet fallback to none */
+  bool allow_host_loopback; /* slirp4netns/pasta: the host's 127.0.0.1 as the gateway */
+  char *bridge;             /* bridge[:NAME], default "nsbox0" */
+  char *backend;            /* resolved path of slirp4netns, pasta or nsbox-net */
+  struct nsbox_port *ports; /* -p */
+  size_t n_ports;
+  char **dns; /* --dns, NULL-terminated, may be NULL */
+  struct nsbox_host_entry *hosts;
+  size_t n_hosts;
+};
 
 /* OCI root plus nsbox's way of building it: an overlay of the image over a private upper
  * dir, or a plain directory used as it is. */
@@ -51,7 +71,7 @@ struct nsbox_config {
   struct nsbox_mount *mounts;
   size_t n_mounts;
   char *hostname;
-  enum nsbox_network network;
+  struct nsbox_network net;
   bool userns; /* rootless: run in a new user namespace with idmaps */
   struct nsbox_idmaps idmaps;
   bool remove; /* --rm */

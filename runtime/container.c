@@ -31,6 +31,7 @@
 #include "initmem.h"
 #include "mounts.h"
 #include "netns.h"
+#include "network.h"
 #include "rootfs.h"
 #include "syscalls.h"
 #include "userns.h"
@@ -150,7 +151,7 @@ static int child_setup(struct child_ctx *x, nsbox_error_t *err) {
   /* ns_spawn set PR_SET_PDEATHSIG: nsbox run dying (even by SIGKILL) takes the container
    * with it, as the init inherits it across exec. */
   cleanup_close int rootfd = rootfs_mount(c, err);
-  if (rootfd < 0 || mounts_setup(c, rootfd, c->network == NET_NONE ? x->sock : -1, err) < 0)
+  if (rootfd < 0 || mounts_setup(c, rootfd, c->net.mode != NET_HOST ? x->sock : -1, err) < 0)
     return -1;
   if (c->process.cwd && strcmp(c->process.cwd, "/") != 0) {
     /* Docker and podman create a missing working directory. */
@@ -237,10 +238,52 @@ static int supervise(pid_t pid, const sigset_t *set) {
   }
 }
 
+/* Connects the container's network namespace and tells the child to go on (netns.h): the
+ * namespace of the maker, if there is one, after the backend has been started on it. */
+static int connect_network(struct nsbox_store *s, const struct nsbox_config *c,
+                           struct netns_maker *m, pid_t child, int psock, struct network_link *l,
+                           nsbox_error_t *err) {
+  *l = (struct network_link){.backend = -1, .stop_fd = -1};
+  cleanup_close int netfd = -1;
+  if (m->pid > 0 && (netfd = netns_open(m)) < 0)
+    return netns_send(psock, -netfd, -1, NULL, err); /* the child reports it */
+  if (c->net.mode != NET_NONE) {
+    cleanup_close int userns = -1;
+    if (c->userns) {
+      char path[40];
+      snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)child);
+      if ((userns = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return nsbox_fail(err, errno, "open %s", path);
+    }
+    cleanup_free char *dir = xasprintf("%s/containers/%s", s->data, c->id);
+    cleanup_close int dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0)
+      return nsbox_fail(err, errno, "open %s", dir);
+    if (network_connect(l, c, netfd, userns, child, dirfd, err) < 0)
+      return -1;
+  }
+  /* On failure the caller disconnects, after the child is gone (so its lease ends too). */
+  return netns_send(psock, 0, netfd, l->addr, err);
+}
+
+/* The child's own error, when it sent one before it died: it says more than ours. */
+static void prefer_child_error(int psock, nsbox_error_t *err) {
+  nsbox_error_t cerr = {0};
+  if (recv(psock, &cerr, sizeof(cerr), MSG_DONTWAIT) == (ssize_t)sizeof(cerr)) {
+    *err = cerr;
+    err->msg[sizeof(err->msg) - 1] = '\0';
+    if (err->exit_code == 0)
+      err->exit_code = 125;
+  }
+}
+
 /* Waits for the child's exec (EOF on the socket) or its error, then supervises it. */
 static int start_and_wait(struct nsbox_store *s, const struct nsbox_config *c, struct child_ctx *x,
                           const sigset_t *set, int psock, nsbox_error_t *err) {
   unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
+  /* The bridge helper needs a process of the container in its namespace: clone's. */
+  if (c->net.mode == NET_BRIDGE)
+    flags |= CLONE_NEWNET;
   struct ns_child ch;
   int r = ns_spawn(&ch, flags, c->userns ? &c->idmaps : NULL, container_child, x, err);
   close(x->sock);
@@ -248,7 +291,7 @@ static int start_and_wait(struct nsbox_store *s, const struct nsbox_config *c, s
     return -1;
   /* The network namespace is made beside the container's set-up, not before it. */
   struct netns_maker net = {.pid = -1};
-  if (c->network == NET_NONE && netns_start(&net, c->userns ? ch.pid : 0, err) < 0) {
+  if (network_wants_netns_maker(&c->net) && netns_start(&net, c->userns ? ch.pid : 0, err) < 0) {
     ns_abort(&ch);
     return -1;
   }
@@ -267,14 +310,18 @@ static int start_and_wait(struct nsbox_store *s, const struct nsbox_config *c, s
     container_remove(s, c->id, &ignored);
     return -1;
   }
-  if (net.pid > 0 && netns_send(&net, psock, err) < 0) {
-    kill(ch.pid, SIGKILL);
-    while (waitpid(ch.pid, NULL, 0) < 0 && errno == EINTR)
+  pid_t pid = ch.pid;
+  struct network_link link = {.backend = -1, .stop_fd = -1};
+  if (c->net.mode != NET_HOST && connect_network(s, c, &net, pid, psock, &link, err) < 0) {
+    netns_abort(&net);
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
       ;
+    prefer_child_error(psock, err);
+    network_disconnect(&link, c);
     container_remove(s, c->id, &ignored);
     return -1;
   }
-  pid_t pid = ch.pid;
   nsbox_error_t cerr = {0};
   ssize_t n;
   while ((n = read(psock, &cerr, sizeof(cerr))) < 0 && errno == EINTR)
@@ -283,13 +330,16 @@ static int start_and_wait(struct nsbox_store *s, const struct nsbox_config *c, s
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
       ;
+    network_disconnect(&link, c);
     *err = cerr;
     err->msg[sizeof(err->msg) - 1] = '\0';
     if (err->exit_code == 0)
       err->exit_code = 125;
     return -1;
   }
-  return wait_status(supervise(pid, set));
+  int status = wait_status(supervise(pid, set));
+  network_disconnect(&link, c);
+  return status;
 }
 
 int container_run(struct nsbox_store *s, const struct nsbox_config *c, nsbox_error_t *err) {

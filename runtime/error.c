@@ -35,10 +35,12 @@ int nsbox_wrap(nsbox_error_t *err, const char *fmt, ...) {
   return -1;
 }
 
+const char *nsbox_progname = "nsbox";
+
 /* One write(2) per line, so concurrent writers never interleave within a message. */
 static void print_line(const char *text) {
   char line[sizeof(((nsbox_error_t *)0)->msg) + 16];
-  int n = snprintf(line, sizeof(line), "nsbox: %s\n", text);
+  int n = snprintf(line, sizeof(line), "%s: %s\n", nsbox_progname, text);
   if (n > (int)sizeof(line) - 1)
     n = (int)sizeof(line) - 1;
   if (write(STDERR_FILENO, line, (size_t)n) < 0)

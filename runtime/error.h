@@ -21,6 +21,9 @@ int nsbox_fail(nsbox_error_t *err, int errnum, const char *fmt, ...)
 /* Prepends "context: " to the message already in err. Returns -1. */
 int nsbox_wrap(nsbox_error_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The prefix of every printed line: "nsbox", or "nsbox-net" in the helper. */
+extern const char *nsbox_progname;
+
 /* Prints "nsbox: msg" on stderr. */
 void nsbox_print_error(const nsbox_error_t *err);
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -13,6 +14,7 @@
 
 #include "devices.h"
 #include "netns.h"
+#include "network.h"
 #include "syscalls.h"
 #include "util.h"
 
@@ -176,17 +178,11 @@ static int mount_etc_file(int rootfd, int devfd, const char *name, const char *d
   return r;
 }
 
-static int mount_etc_files(const struct nsbox_config *c, int rootfd, nsbox_error_t *err) {
-  cleanup_free char *hosts =
-      xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-                "127.0.1.1\t%s\n",
-                c->hostname);
+static int mount_etc_files(const struct nsbox_config *c, int rootfd, const char *addr,
+                           nsbox_error_t *err) {
+  cleanup_free char *hosts = network_hosts_text(c, addr);
   cleanup_free char *hostname = xasprintf("%s\n", c->hostname);
-  cleanup_free char *resolv = NULL;
-  /* systemd-resolved's stub listens on the host's loopback, out of the container's reach. */
-  if (read_file_at(AT_FDCWD, "/run/systemd/resolve/resolv.conf", &resolv) < 0 &&
-      read_file_at(AT_FDCWD, "/etc/resolv.conf", &resolv) < 0)
-    resolv = xstrdup("");
+  cleanup_free char *resolv = network_resolv_text(c);
   cleanup_close int devfd = open_in_root(rootfd, "/dev", CREATE_NONE, err);
   if (devfd < 0)
     return -1;
@@ -221,11 +217,12 @@ int mounts_setup(const struct nsbox_config *c, int rootfd, int netsock, nsbox_er
     return -1;
   /* sysfs shows the network devices of the namespace that mounts it, and a user namespace
    * may mount it only with a network namespace of its own: join ours first. */
-  if (netsock >= 0 && netns_receive(netsock, err) < 0)
+  char addr[INET6_ADDRSTRLEN] = "";
+  if (netsock >= 0 && netns_receive(netsock, addr, err) < 0)
     return -1;
   if (mount_sys(c, rootfd, err) < 0)
     return -1;
-  if (mount_etc_files(c, rootfd, err) < 0)
+  if (mount_etc_files(c, rootfd, addr, err) < 0)
     return -1;
   for (size_t i = 0; i < c->n_mounts; i++)
     if (mount_user(&c->mounts[i], rootfd, err) < 0)

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -77,14 +78,41 @@ void netns_abort(struct netns_maker *m) {
   m->pid = -1;
 }
 
-/* One message: an int (0, or an errno) and, with 0, the namespace's fd. */
-static int send_ns(int sock, int errnum, int fd) {
+struct netns_msg {
+  int errnum;
+  char addr[INET6_ADDRSTRLEN];
+};
+
+int netns_open(struct netns_maker *m) {
+  unsigned char e = 0;
+  ssize_t n;
+  while ((n = read(m->ready, &e, 1)) < 0 && errno == EINTR)
+    ;
+  int fd = n == 1 ? -e : -EIO;
+  if (fd == 0) {
+    /* The helper is our child and alive until we close `hold`: its pid is still its own. */
+    char path[40];
+    snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)m->pid);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+      fd = -errno;
+  }
+  close(m->ready);
+  close(m->hold);
+  while (waitpid(m->pid, NULL, 0) < 0 && errno == EINTR)
+    ;
+  m->pid = -1;
+  return fd;
+}
+
+int netns_send(int sock, int errnum, int fd, const char *addr, nsbox_error_t *err) {
+  struct netns_msg m = {.errnum = errnum};
+  snprintf(m.addr, sizeof(m.addr), "%s", addr ? addr : "");
   union {
     struct cmsghdr h;
     char buf[CMSG_SPACE(sizeof(int))];
   } u;
   memset(&u, 0, sizeof(u));
-  struct iovec iov = {.iov_base = &errnum, .iov_len = sizeof(errnum)};
+  struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
   struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
   if (fd >= 0) {
     msg.msg_control = u.buf;
@@ -98,32 +126,8 @@ static int send_ns(int sock, int errnum, int fd) {
   ssize_t n;
   while ((n = sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR)
     ;
-  return n < 0 ? -errno : 0;
-}
-
-int netns_send(struct netns_maker *m, int sock, nsbox_error_t *err) {
-  unsigned char e = 0;
-  ssize_t n;
-  while ((n = read(m->ready, &e, 1)) < 0 && errno == EINTR)
-    ;
-  int errnum = n == 1 ? e : EIO;
-  cleanup_close int fd = -1;
-  if (errnum == 0) {
-    /* The helper is our child and alive until we close `hold`: its pid is still its own. */
-    char path[40];
-    snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)m->pid);
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-      errnum = errno;
-  }
-  close(m->ready);
-  close(m->hold);
-  while (waitpid(m->pid, NULL, 0) < 0 && errno == EINTR)
-    ;
-  m->pid = -1;
-  /* A failure goes to the container too: it reports it, as for anything of its set-up. */
-  int r = send_ns(sock, errnum, fd);
-  if (r < 0)
-    return nsbox_fail(err, -r, "pass the network namespace");
+  if (n < 0)
+    return nsbox_fail(err, errno, "pass the network namespace");
   return 0;
 }
 
@@ -141,27 +145,29 @@ static int loopback_up(nsbox_error_t *err) {
   return 0;
 }
 
-int netns_receive(int sock, nsbox_error_t *err) {
-  int errnum = 0;
+int netns_receive(int sock, char *addr, nsbox_error_t *err) {
+  struct netns_msg m = {0};
   union {
     struct cmsghdr h;
     char buf[CMSG_SPACE(sizeof(int))];
   } u;
-  struct iovec iov = {.iov_base = &errnum, .iov_len = sizeof(errnum)};
+  struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
   struct msghdr msg = {
       .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
   ssize_t n;
   while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
     ;
-  if (n != sizeof(errnum))
+  if (n != sizeof(m))
     return nsbox_fail(err, n < 0 ? errno : EIO, "receive the network namespace");
   struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
   cleanup_close int fd = -1;
   if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
     memcpy(&fd, CMSG_DATA(c), sizeof(int));
-  if (errnum != 0 || fd < 0)
-    return nsbox_fail(err, errnum ? errnum : EIO, "create a network namespace");
-  if (setns(fd, CLONE_NEWNET) < 0)
+  if (m.errnum != 0)
+    return nsbox_fail(err, m.errnum, "create a network namespace");
+  if (fd >= 0 && setns(fd, CLONE_NEWNET) < 0)
     return nsbox_fail(err, errno, "join the network namespace");
+  m.addr[sizeof(m.addr) - 1] = '\0';
+  memcpy(addr, m.addr, sizeof(m.addr));
   return loopback_up(err);
 }

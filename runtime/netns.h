@@ -20,13 +20,20 @@ struct netns_maker {
  * root does) and unshares a network namespace there. */
 int netns_start(struct netns_maker *m, pid_t userns_of, nsbox_error_t *err);
 
-/* Waits for the helper, sends its network namespace (or its failure) over sock, ends it. */
-int netns_send(struct netns_maker *m, int sock, nsbox_error_t *err);
+/* Waits for the helper, opens its network namespace and ends it. Returns the namespace's fd,
+ * or -errno when the helper could not make it. */
+int netns_open(struct netns_maker *m);
 
 /* Ends a helper whose namespace is not wanted any more. */
 void netns_abort(struct netns_maker *m);
 
-/* In the container: receives the namespace from sock, joins it and brings lo up. */
-int netns_receive(int sock, nsbox_error_t *err);
+/* What the container learns before it mounts /sys: whether its network is ready (errnum 0,
+ * else why not), the namespace to join (fd, or -1 when it is in its own already), and its
+ * address on that network ("" when none or unknown), for its /etc/hosts. */
+int netns_send(int sock, int errnum, int fd, const char *addr, nsbox_error_t *err);
+
+/* In the container: receives that message, joins the namespace if one came, brings lo up and
+ * copies the address into addr (INET6_ADDRSTRLEN bytes). */
+int netns_receive(int sock, char *addr, nsbox_error_t *err);
 
 #endif

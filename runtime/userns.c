@@ -20,7 +20,17 @@
 #include "util.h"
 
 bool running_as_root(void) {
-  return geteuid() == 0;
+  if (geteuid() != 0)
+    return false;
+  /* Root of a user namespace (a rootless container, `unshare -r`) is a user like any other
+   * for the host: it gets the rootless store, and a user namespace of its own again. The
+   * initial namespace maps every id to itself. */
+  cleanup_free char *map = NULL;
+  if (read_file_at(AT_FDCWD, "/proc/self/uid_map", &map) < 0)
+    return true;
+  unsigned long inside, outside, count;
+  return sscanf(map, "%lu %lu %lu", &inside, &outside, &count) == 3 && inside == 0 &&
+         outside == 0 && count == 4294967295UL;
 }
 
 /* Finds "user:start:count" (by name or by number) in an /etc/subuid-style file. */

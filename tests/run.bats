@@ -237,7 +237,7 @@ signal_reaches_command() {
 }
 
 @test "run: the network namespace has only lo, up; --network host shares the host's" {
-  run nsbox run --rm busybox sh -c 'ls /sys/class/net | tr "\n" " "; echo; ip link show lo | head -1'
+  run nsbox run --rm --network none busybox sh -c 'ls /sys/class/net | tr "\n" " "; echo; ip link show lo | head -1'
   [ "$status" -eq 0 ]
   [ "${lines[0]}" = "lo " ]
   [[ ${lines[1]} == *UP* ]]

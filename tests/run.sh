@@ -17,10 +17,16 @@ passed=0 failed=0 skipped=0
 # private home such as /root).
 stage=$(mktemp -d /tmp/nsbox-tests.XXXXXX)
 chmod 755 "$stage"
-cleanup() { rm -rf "$stage"; }
+made_etc_nsbox=""
+cleanup() {
+  umount -l "$stage/netfix" 2>/dev/null
+  rm -rf "$stage"
+  [ -z "$made_etc_nsbox" ] || rmdir /etc/nsbox 2>/dev/null
+}
 trap cleanup EXIT
 mkdir -p "$stage/out"
-cp out/nsbox out/nsbox-init out/busybox.tar out/unit-tests out/deny-userns "$stage/out/"
+cp out/nsbox out/nsbox-init out/nsbox-net out/busybox.tar out/unit-tests out/deny-userns \
+  out/pidfd-exec "$stage/out/"
 cp -r tests "$stage/tests"
 [ -d bench ] && cp -r bench "$stage/bench"
 # Fixtures only root can make: a tarball holding a device node.
@@ -34,6 +40,33 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 chmod -R a+rX "$stage"
 
+# Networking fixtures (root only). nsbox-net beside nsbox, setuid root as an administrator
+# would install it. A tmpfs (device nodes allowed) holds /dev/net/tun nodes of mode 0666,
+# which the rootless suites see in a private mount namespace instead of the host's (often
+# 0600 without udev; the host's node is never changed), and of mode 0600 for the test of
+# that case; and the nsbox-net policy, bound over /etc/nsbox there.
+NETFIX_ARGS=()
+if [ "$(id -u)" -eq 0 ]; then
+  chown root:root "$stage/out/nsbox-net"
+  chmod 4755 "$stage/out/nsbox-net"
+  mkdir -p "$stage/netfix"
+  mount -t tmpfs -o mode=755,size=1m nsbox-netfix "$stage/netfix"
+  mkdir -p "$stage/netfix/etc-nsbox"
+  printf '%s\n' "# written by tests/run.sh for the rootless suites" \
+    "$SUB_USER veth nsboxt0 1" "$NOSUB_USER veth nsboxt0 1" \
+    >"$stage/netfix/etc-nsbox/nsbox-net.conf"
+  if [ -c /dev/net/tun ]; then
+    mknod -m 0666 "$stage/netfix/tun" c 10 200
+    mknod -m 0600 "$stage/netfix/tun0600" c 10 200
+    chmod 0666 "$stage/netfix/tun"
+  fi
+  if [ ! -d /etc/nsbox ]; then
+    mkdir /etc/nsbox && made_etc_nsbox=1
+  fi
+  NETFIX_ARGS=(env NSBOX_TEST_NET_HELPER="$stage/out/nsbox-net")
+  [ -c "$stage/netfix/tun0600" ] && NETFIX_ARGS+=(NSBOX_TEST_TUN0600="$stage/netfix/tun0600")
+fi
+
 # Runs one suite as `who` (empty: ourselves) and folds its TAP output into the totals.
 run_suite() {
   local mode=$1 who=$2 out
@@ -45,7 +78,15 @@ run_suite() {
     # A clean login-like environment: no variables of ours leak into the user's run.
     cmd=(setpriv --reuid="$who" --regid="$who" --init-groups --reset-env
       env HOME="$home" USER="$who" LOGNAME="$who" PATH=/usr/local/bin:/usr/bin:/bin
-      "${cmd[@]}")
+      "${NETFIX_ARGS[@]}" "${cmd[@]}")
+    if [ -d "$stage/netfix" ]; then
+      # The fixtures above, in a mount namespace of this suite's own.
+      local binds="mount --bind $stage/netfix/etc-nsbox /etc/nsbox"
+      [ -c "$stage/netfix/tun" ] && binds+=" && mount --bind $stage/netfix/tun /dev/net/tun"
+      cmd=(unshare -m --propagation private sh -c "$binds && exec \"\$@\"" sh "${cmd[@]}")
+    fi
+  elif [ ${#NETFIX_ARGS[@]} -gt 0 ]; then
+    cmd=("${NETFIX_ARGS[@]}" "${cmd[@]}")
   fi
   out=$("${cmd[@]}" 2>&1 </dev/null)
   printf '%s\n' "$out"
