@@ -1,5 +1,5 @@
-# Compiles nsbox and nsbox-init with musl-gcc. build.sh prepares the static third-party
-# libraries (DEPS) and kernel headers (KHDR) first and calls this with them set.
+# Compiles nsbox, nsbox-init and nsbox-net with musl-gcc. build.sh prepares the static
+# third-party libraries (DEPS) and kernel headers (KHDR) first and calls this with them set.
 CC := musl-gcc
 OUT := out
 DEPS ?= $(error DEPS is not set: run ./build.sh)
@@ -18,10 +18,16 @@ RT_SRC := $(wildcard runtime/*.c)
 RT_OBJ := $(RT_SRC:%.c=$(OUT)/obj/%.o) $(OUT)/obj/runtime/init_blob.o
 RT_LIBS := -L$(DEPS)/lib -larchive -lzstd -lz -lseccomp -lcap
 
-TEST_BINS := $(OUT)/unit-tests $(OUT)/deny-userns $(OUT)/netpeer
+# nsbox-net runs setuid root: it is built from this explicit list and nothing else.
+NET_SRC := net/nsbox-net.c net/up.c net/release.c net/rtnl.c net/lease.c net/nft.c net/policy.c \
+           runtime/error.c runtime/util.c runtime/portspec.c
+NET_OBJ := $(NET_SRC:%.c=$(OUT)/obj/%.o)
+
+TEST_BINS := $(OUT)/unit-tests $(OUT)/deny-userns $(OUT)/netpeer $(OUT)/pidfd-exec \
+             $(OUT)/net-unit-tests
 
 .PHONY: all tests
-all: $(OUT)/nsbox $(OUT)/nsbox-init
+all: $(OUT)/nsbox $(OUT)/nsbox-init $(OUT)/nsbox-net
 tests: $(TEST_BINS)
 
 $(OUT)/obj/%.o: %.c
@@ -39,6 +45,9 @@ $(OUT)/nsbox-init: $(INIT_OBJ)
 $(OUT)/nsbox: $(RT_OBJ)
 	$(CC) $(LDFLAGS) $^ $(RT_LIBS) -o $@
 
+$(OUT)/nsbox-net: $(NET_OBJ)
+	$(CC) $(LDFLAGS) $^ -o $@
+
 # Unit tests link the runtime's objects but its main().
 $(OUT)/unit-tests: $(OUT)/obj/tests/unit/unit.o $(filter-out %/main.o,$(RT_OBJ))
 	$(CC) $(LDFLAGS) $^ $(RT_LIBS) -o $@
@@ -49,5 +58,13 @@ $(OUT)/deny-userns: $(OUT)/obj/tests/helpers/deny-userns.o
 $(OUT)/netpeer: $(OUT)/obj/tests/helpers/netpeer.o
 	$(CC) $(LDFLAGS) $^ -o $@
 
--include $(INIT_OBJ:.o=.d) $(RT_OBJ:.o=.d) $(OUT)/obj/tests/unit/unit.d \
-  $(OUT)/obj/tests/helpers/deny-userns.d $(OUT)/obj/tests/helpers/netpeer.d
+$(OUT)/pidfd-exec: $(OUT)/obj/tests/helpers/pidfd-exec.o
+	$(CC) $(LDFLAGS) $^ -o $@
+
+# nsbox-net's unit tests link its objects but its main().
+$(OUT)/net-unit-tests: $(OUT)/obj/net/unit.o $(filter-out %/nsbox-net.o,$(NET_OBJ))
+	$(CC) $(LDFLAGS) $^ -o $@
+
+-include $(INIT_OBJ:.o=.d) $(RT_OBJ:.o=.d) $(NET_OBJ:.o=.d) $(OUT)/obj/tests/unit/unit.d \
+  $(OUT)/obj/tests/helpers/deny-userns.d $(OUT)/obj/tests/helpers/netpeer.d \
+  $(OUT)/obj/tests/helpers/pidfd-exec.d $(OUT)/obj/net/unit.d

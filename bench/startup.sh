@@ -131,7 +131,7 @@ add() {
 # The floor: the namespaces nsbox creates (user, mount, pid, uts, ipc, net and cgroup,
 # hence -C), a fresh /proc and a chroot, with no runtime at all.
 add floor "unshare -UrmpfiunC --mount-proc --root=$W/rootfs /bin/true"
-add nsbox "$W/nsbox --root $W/store run --rm busybox true"
+add nsbox "$W/nsbox --root $W/store run --rm --network none busybox true"
 if command -v bwrap >/dev/null; then
 	add bwrap "bwrap --unshare-all --bind $W/rootfs / --proc /proc --dev /dev /bin/true"
 else skipped+=("bwrap: not installed"); fi

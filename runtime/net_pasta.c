@@ -7,6 +7,7 @@
  * configured and the ports are bound, which is our ready signal; the watcher kills pasta when
  * our end of its stop pipe closes, which nsbox's death, even by SIGKILL, also does. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -43,9 +44,38 @@ static void port_args(const struct nsbox_config *c, int proto, const char *flag,
   }
 }
 
+static bool listed(int fd, const int *fds, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (fds[i] == fd)
+      return true;
+  return false;
+}
+
+/* The watcher holds nothing of nsbox's but what pasta and it need: not the container's
+ * start-up socket, not another backend's pipes. */
+static void close_all_but(const int *fds, size_t n) {
+  DIR *d = opendir("/proc/self/fd");
+  if (d == NULL)
+    return;
+  int self = dirfd(d);
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    unsigned long fd;
+    if (parse_ulong(e->d_name, &fd) == 0 && fd > 2 && (int)fd != self &&
+        !listed((int)fd, fds, n))
+      close((int)fd);
+  }
+  closedir(d);
+}
+
 /* The watcher: pasta's parent until stop sees EOF (or pasta exits). Never returns. */
 static void watch(char **argv, int errfd, const int *keep, int stop) {
   setpgid(0, 0);
+  int mine[8] = {errfd, stop};
+  size_t n = 2;
+  for (const int *k = keep; *k != -1 && n < ARRAY_SIZE(mine); k++)
+    mine[n++] = *k;
+  close_all_but(mine, n);
   nsbox_error_t err = {0};
   pid_t pid = network_spawn(argv, -1, errfd, keep, &err);
   if (pid < 0) {

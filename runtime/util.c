@@ -25,9 +25,7 @@ void cleanup_closep(int *fd) {
 }
 
 static void oom(void) {
-  static const char msg[] = "nsbox: out of memory\n";
-  if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
-    _exit(125);
+  nsbox_notice("out of memory");
   _exit(125);
 }
 

@@ -21,8 +21,29 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 0
 fi
 
-echo "== as root (no user namespace, as docker runs)"
+# A web server in a container, published on the host's port 18080 and fetched from the host.
+demo_web() {
+  local www pid i
+  www=$(mktemp -d /tmp/nsbox-demo-www.XXXXXX)
+  echo "hello from a container's web server" >"$www/index.html"
+  chmod -R a+rX "$www"
+  echo "+ nsbox run --rm -p 18080:80 -v $www:/www:ro busybox httpd -f -p 80 -h /www &"
+  "$NSBOX" run --rm -p 18080:80 -v "$www:/www:ro" busybox httpd -f -p 80 -h /www &
+  pid=$!
+  echo "+ busybox wget -qO- http://127.0.0.1:18080/"
+  for i in $(seq 50); do
+    busybox wget -qO- http://127.0.0.1:18080/ 2>/dev/null && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  rm -rf "$www"
+}
+
+echo "== as root (no user namespace, as docker runs; bridge network)"
 demo_as_me
+demo_web
 
 # The rootless run: an unprivileged user of this machine, or one made for the demo.
 user=${NSBOX_DEMO_USER:-nsbox-demo}

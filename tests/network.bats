@@ -164,13 +164,14 @@ need_backend() {
   need_backend slirp4netns
   start_host_ready "$NETPEER" tcp-peer 127.0.0.1:28081
   before=$(container_count)
+  run_before=$(run_dir_entries)
   slirps=$(live_named slirp4netns)
   run nsbox run --rm --network slirp4netns -p 28081:80 busybox true
   [ "$status" -eq 125 ]
   assert_one_error_line
   [[ $output == *"port 28081/tcp is already in use on the host"* ]]
   [ "$(container_count)" -eq "$before" ]
-  [ -z "$(run_dir_entries)" ]
+  [ "$(run_dir_entries)" = "$run_before" ]
   [ "$(live_named slirp4netns)" -eq "$slirps" ]
   # Taken by another container's slirp4netns: the same.
   start_ready --rm --network slirp4netns -p 28082:80 busybox sh -c 'echo ready; sleep 1000'

@@ -26,7 +26,7 @@ cleanup() {
 trap cleanup EXIT
 mkdir -p "$stage/out"
 cp out/nsbox out/nsbox-init out/nsbox-net out/busybox.tar out/unit-tests out/deny-userns \
-  out/pidfd-exec "$stage/out/"
+  out/pidfd-exec out/netpeer out/net-unit-tests "$stage/out/"
 cp -r tests "$stage/tests"
 [ -d bench ] && cp -r bench "$stage/bench"
 # Fixtures only root can make: a tarball holding a device node.

@@ -5,7 +5,8 @@
  *   netpeer udp-echo [ADDR:]PORT   answers one UDP datagram with "echo PEER-ADDRESS DATA"
  *
  * ADDR defaults to 0.0.0.0; on the host the tests bind 127.0.0.1.
- * Both print "ready" on stdout once bound (for the tests' start_ready), then exit 0. */
+ * Both print "ready" (or TEXT, a third argument) on stdout once bound, for the tests'
+ * start_ready, then exit 0. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -35,16 +36,20 @@ static int bound(int type, const char *spec) {
   return fd;
 }
 
+static const char *ready_text = "ready";
+
 static void ready(void) {
-  printf("ready\n");
+  printf("%s\n", ready_text);
   fflush(stdout);
 }
 
 int main(int argc, char **argv) {
-  if (argc != 3) {
-    fprintf(stderr, "usage: netpeer tcp-peer|udp-echo PORT\n");
+  if (argc != 3 && argc != 4) {
+    fprintf(stderr, "usage: netpeer tcp-peer|udp-echo [ADDR:]PORT [READY-TEXT]\n");
     return 2;
   }
+  if (argc == 4)
+    ready_text = argv[3];
   struct sockaddr_in peer;
   socklen_t len = sizeof(peer);
   char ip[INET_ADDRSTRLEN], buf[512], out[600];
