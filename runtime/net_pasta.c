@@ -61,8 +61,7 @@ static void close_all_but(const int *fds, size_t n) {
   struct dirent *e;
   while ((e = readdir(d)) != NULL) {
     unsigned long fd;
-    if (parse_ulong(e->d_name, &fd) == 0 && fd > 2 && (int)fd != self &&
-        !listed((int)fd, fds, n))
+    if (parse_ulong(e->d_name, &fd) == 0 && fd > 2 && (int)fd != self && !listed((int)fd, fds, n))
       close((int)fd);
   }
   closedir(d);
