@@ -244,12 +244,15 @@ need_backend() {
   is_root_mode && skip "root opens /dev/net/tun whatever its mode"
   [ -n "${NSBOX_TEST_TUN0600:-}" ] || skip "no 0600 tun node staged (run through tests/run.sh)"
   command -v slirp4netns >/dev/null || skip "slirp4netns is not installed"
-  # The harness's 0600 node over /dev/net/tun, in a mount namespace of this test's own.
-  wrap=(unshare -Urm sh -c 'mount --bind "$0" /dev/net/tun && exec "$@"' "$NSBOX_TEST_TUN0600")
+  # The harness's 0600 node over /dev/net/tun, in a mount namespace of this test's own (root
+  # of a user namespace: nsbox is rootless there, with a runtime dir of this test's).
+  mkdir -m 700 "$BATS_TEST_TMPDIR/rt"
+  wrap=(env XDG_RUNTIME_DIR="$BATS_TEST_TMPDIR/rt" unshare -Urm
+    sh -c 'mount --bind "$0" /dev/net/tun && exec "$@"' "$NSBOX_TEST_TUN0600")
   run "${wrap[@]}" "$NSBOX" run --rm --network slirp4netns busybox true
   [ "$status" -eq 125 ]
   assert_one_error_line
-  [[ $output == *"chmod 0666 /dev/net/tun"* ]]
+  [[ $output == *"mode 0600"*"chmod 0666 /dev/net/tun"* ]]
   run "${wrap[@]}" "$NSBOX" run --rm busybox sh -c 'ls /sys/class/net'
   [ "$status" -eq 0 ]
   [[ ${lines[0]} == "nsbox: no network (as with --network none): "*"chmod 0666 /dev/net/tun"* ]]

@@ -92,7 +92,7 @@ load helpers
   echo 0 >"$BATS_TEST_TMPDIR/zero"
   run unshare -m sh -c 'mount --bind "$1" /proc/sys/user/max_user_namespaces &&
     exec setpriv --reuid="$2" --regid="$2" --clear-groups env -i HOME="$3" XDG_DATA_HOME="$3" \
-      XDG_RUNTIME_DIR="$3" PATH=/usr/bin:/bin "$4" "$5" run --rm --rootfs / true' \
+      XDG_RUNTIME_DIR="$3" PATH=/usr/bin:/bin "$4" "$5" run --rm --network none --rootfs / true' \
     sh "$BATS_TEST_TMPDIR/zero" "$user" "$d" "$deny" "$NSBOX"
   [ "$status" -eq 125 ]
   assert_one_error_line
