@@ -11,6 +11,7 @@
 
 struct up_args {
   int pidfd;
+  int port_fds; /* the i-th --publish's host socket is fd port_fds + i; -1: none given */
   const char *bridge;
   struct nsbox_port ports[NET_MAX_PORTS];
   size_t n_ports;

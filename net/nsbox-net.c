@@ -27,7 +27,7 @@
 #endif
 
 static const char usage[] =
-    "Usage: nsbox-net up --pidfd FD [--bridge NAME] [--publish SPEC]...\n"
+    "Usage: nsbox-net up --pidfd FD [--bridge NAME] [--publish SPEC]... [--port-fds FD]\n"
     "       nsbox-net release\n"
     "       nsbox-net list\n"
     "       nsbox-net --help | --version\n"
@@ -38,6 +38,8 @@ static const char usage[] =
     "           bridge NAME (default nsbox0, created as 10.88.0.1/16 when missing) and\n"
     "           publish ports: SPEC is [HOSTIP:]HOSTPORT:CTRPORT[/tcp|/udp]. Prints\n"
     "           \"HOSTIF IP/PREFIX GATEWAY\". The lease ends when that process does.\n"
+    "           The caller holds each published port: the i-th --publish's socket (bound,\n"
+    "           TCP listening) is fd --port-fds + i. Only root may publish without them.\n"
     "  release  reclaim the leases of processes that are gone\n"
     "  list     print the live leases: BRIDGE IP UID PID HOSTIF [PORTSPEC...]\n"
     "\n"
@@ -63,51 +65,72 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
   return 2;
 }
 
-/* The fd named by --pidfd, found before any option parsing so that closing the caller's
- * other fds spares it; -1 when there is none or it is not a number. */
-static int pidfd_arg(int argc, char **argv) {
+/* The fds the caller passes: --pidfd's, and the sockets from --port-fds on, one per
+ * --publish. Found before any option parsing so that closing the caller's other fds spares
+ * them; a value that is not a number keeps nothing (parsing refuses it later). */
+struct kept_fds {
+  int pidfd;
+  int first_port, n_ports;
+};
+
+static const char *option_value(int argc, char **argv, const char *name) {
+  size_t len = strlen(name);
   const char *v = NULL;
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--pidfd") == 0 && i + 1 < argc)
+    if (strcmp(argv[i], name) == 0 && i + 1 < argc)
       v = argv[i + 1];
-    else if (strncmp(argv[i], "--pidfd=", 8) == 0)
-      v = argv[i] + 8;
+    else if (strncmp(argv[i], name, len) == 0 && argv[i][len] == '=')
+      v = argv[i] + len + 1;
   }
+  return v;
+}
+
+static int fd_value(const char *v) {
   unsigned long fd;
   if (v == NULL || parse_ulong(v, &fd) < 0 || fd > INT_MAX)
     return -1;
   return (int)fd;
 }
 
-static void close_fds_slow(int keep) {
+static struct kept_fds kept_args(int argc, char **argv) {
+  struct kept_fds k = {fd_value(option_value(argc, argv, "--pidfd")),
+                       fd_value(option_value(argc, argv, "--port-fds")), 0};
+  for (int i = 1; i < argc; i++)
+    if (strcmp(argv[i], "--publish") == 0 || strncmp(argv[i], "--publish=", 10) == 0)
+      k.n_ports++;
+  if (k.n_ports > NET_MAX_PORTS)
+    k.n_ports = NET_MAX_PORTS;
+  return k;
+}
+
+static bool is_kept(const struct kept_fds *k, int fd) {
+  return fd == k->pidfd ||
+         (k->first_port >= 0 && fd >= k->first_port && (long)fd < (long)k->first_port + k->n_ports);
+}
+
+static void close_fds(const struct kept_fds *k) {
   DIR *d = opendir("/proc/self/fd");
-  if (d == NULL)
+  if (d == NULL) {
+    for (int fd = 3; fd < 65536; fd++)
+      if (!is_kept(k, fd))
+        close(fd);
     return;
+  }
   struct dirent *de;
   while ((de = readdir(d)) != NULL) {
     unsigned long fd;
-    if (parse_ulong(de->d_name, &fd) == 0 && fd >= 3 && fd <= INT_MAX && (int)fd != keep &&
+    if (parse_ulong(de->d_name, &fd) == 0 && fd >= 3 && fd <= INT_MAX && !is_kept(k, (int)fd) &&
         (int)fd != dirfd(d))
       close((int)fd);
   }
   closedir(d);
 }
 
-static void close_fds(int keep) {
-  int r = 0;
-  if (keep > 3)
-    r = sys_close_range(3, (unsigned)keep - 1, 0);
-  if (r == 0)
-    r = sys_close_range(keep >= 3 ? (unsigned)keep + 1 : 3, ~0U, 0);
-  if (r < 0)
-    close_fds_slow(keep);
-}
-
 /* Before anything else. The environment, fds, signal dispositions and mask, umask, cwd and
  * resource limits are all the caller's choice; none of them may steer or stop us. Signals
  * stay blocked throughout, so that no ^C or kill can stop us halfway (SIGKILL still can,
  * from root or the OOM killer: `release` and `up` clean up what that leaves). */
-static void harden(int keep) {
+static void harden(const struct kept_fds *keep) {
   clearenv();
   umask(022);
   sigset_t all;
@@ -150,12 +173,13 @@ static int parse_up(int argc, char **argv, struct up_args *a) {
       {"pidfd", required_argument, NULL, 'p'},
       {"bridge", required_argument, NULL, 'b'},
       {"publish", required_argument, NULL, 'P'},
+      {"port-fds", required_argument, NULL, 'F'},
       {0},
   };
   char q[80], why[128];
   unsigned long fd;
   bool have_bridge = false;
-  *a = (struct up_args){.pidfd = -1, .bridge = "nsbox0"};
+  *a = (struct up_args){.pidfd = -1, .port_fds = -1, .bridge = "nsbox0"};
   opterr = 0;
   optind = 0;
   int o;
@@ -168,6 +192,14 @@ static int parse_up(int argc, char **argv, struct up_args *a) {
         return usage_error("up: --pidfd \"%s\" is not a file descriptor number",
                            printable(optarg, q, sizeof(q)));
       a->pidfd = (int)fd;
+      break;
+    case 'F':
+      if (a->port_fds >= 0)
+        return usage_error("up: --port-fds given twice");
+      if (parse_ulong(optarg, &fd) < 0 || fd > INT_MAX - NET_MAX_PORTS)
+        return usage_error("up: --port-fds \"%s\" is not a file descriptor number",
+                           printable(optarg, q, sizeof(q)));
+      a->port_fds = (int)fd;
       break;
     case 'b':
       if (have_bridge)
@@ -269,7 +301,8 @@ static int run_command(const struct net_caller *c, int argc, char **argv) {
 
 int main(int argc, char **argv) {
   nsbox_progname = "nsbox-net";
-  harden(pidfd_arg(argc, argv));
+  struct kept_fds keep = kept_args(argc, argv);
+  harden(&keep);
   if (geteuid() != 0) {
     nsbox_notice("must run as root or be installed setuid root "
                  "(install -o root -m 4755 nsbox-net ...)");

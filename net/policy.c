@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/nsfs.h>
+#include <linux/sockios.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
@@ -293,7 +294,46 @@ static int port_bind_test(const struct nsbox_port *p, nsbox_error_t *err) {
   return nsbox_fail(err, errno, "check port %u/%s", p->host_port, portspec_proto_name(p->proto));
 }
 
-int ports_check(const struct net_caller *c, const struct nsbox_port *ports, size_t n,
+static int sockopt(int fd, int level, int name) {
+  int v = -1;
+  socklen_t len = sizeof(v);
+  return getsockopt(fd, level, name, &v, &len) < 0 ? -1 : v;
+}
+
+/* A DNAT rule holds no socket: without one, a published port would also catch the traffic of
+ * a host service that starts on it later, another user's included. So the caller must hold
+ * the port for the container's life: fd is its socket, in the host's network namespace,
+ * bound to exactly the published address and port, listening (TCP), and not shareable
+ * (no SO_REUSEADDR on UDP, no SO_REUSEPORT). */
+static int port_held(int fd, const struct nsbox_port *p, nsbox_error_t *err) {
+  const char *proto = portspec_proto_name(p->proto);
+  struct stat st, mine, theirs;
+  if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+    return nsbox_fail(err, 0, "port %u/%s: fd %d is not a socket", p->host_port, proto, fd);
+  int type = p->proto == IPPROTO_UDP ? SOCK_DGRAM : SOCK_STREAM;
+  if (sockopt(fd, SOL_SOCKET, SO_DOMAIN) != AF_INET || sockopt(fd, SOL_SOCKET, SO_TYPE) != type ||
+      sockopt(fd, SOL_SOCKET, SO_PROTOCOL) != p->proto)
+    return nsbox_fail(err, 0, "port %u/%s: fd %d is not an IPv4 %s socket", p->host_port, proto, fd,
+                      proto);
+  cleanup_close int ns = ioctl(fd, SIOCGSKNS);
+  if (ns < 0 || fstat(ns, &theirs) < 0 || stat("/proc/self/ns/net", &mine) < 0 ||
+      theirs.st_ino != mine.st_ino || theirs.st_dev != mine.st_dev)
+    return nsbox_fail(err, 0, "port %u/%s: fd %d is not a socket of the host's network",
+                      p->host_port, proto, fd);
+  struct sockaddr_in sa;
+  socklen_t len = sizeof(sa);
+  if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0 || sa.sin_family != AF_INET ||
+      ntohs(sa.sin_port) != p->host_port || sa.sin_addr.s_addr != p->host_ip.s_addr)
+    return nsbox_fail(err, 0, "port %u/%s: fd %d is not bound to it", p->host_port, proto, fd);
+  if ((type == SOCK_STREAM && sockopt(fd, SOL_SOCKET, SO_ACCEPTCONN) != 1) ||
+      (type == SOCK_DGRAM && sockopt(fd, SOL_SOCKET, SO_REUSEADDR) != 0) ||
+      sockopt(fd, SOL_SOCKET, SO_REUSEPORT) != 0)
+    return nsbox_fail(err, 0, "port %u/%s: fd %d does not hold the port for itself alone",
+                      p->host_port, proto, fd);
+  return 0;
+}
+
+int ports_check(const struct net_caller *c, const struct nsbox_port *ports, size_t n, int port_fds,
                 const struct rtnl_addr *host_addrs, size_t n_addrs, nsbox_error_t *err) {
   unsigned long start = c->root ? 0 : unprivileged_port_start();
   for (size_t i = 0; i < n; i++) {
@@ -318,8 +358,17 @@ int ports_check(const struct net_caller *c, const struct nsbox_port *ports, size
     for (size_t j = 0; j < i; j++)
       if (ports_overlap(p, &ports[j]))
         return port_in_use(p, err);
-    if (port_bind_test(p, err) < 0)
+    if (port_fds >= 0) {
+      if (port_held(port_fds + (int)i, p, err) < 0)
+        return -1;
+    } else if (!c->root) {
+      return nsbox_fail(err, 0,
+                        "port %u/%s: a caller other than root must hold the published "
+                        "ports itself (--port-fds)",
+                        p->host_port, proto);
+    } else if (port_bind_test(p, err) < 0) {
       return -1;
+    }
   }
   return 0;
 }

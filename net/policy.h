@@ -65,7 +65,7 @@ int policy_parse_line(char *line, struct policy_line *out);
  * ip_unprivileged_port_start; a host address that is 0.0.0.0 or one of host_addrs; no two
  * in the request overlap; and the port is free on the host (a bind() with the spec's
  * protocol succeeds). Ports other leases publish are checked by the caller of this. */
-int ports_check(const struct net_caller *c, const struct nsbox_port *ports, size_t n,
+int ports_check(const struct net_caller *c, const struct nsbox_port *ports, size_t n, int port_fds,
                 const struct rtnl_addr *host_addrs, size_t n_addrs, nsbox_error_t *err);
 
 /* Whether two published ports would catch the same packets. */

@@ -256,7 +256,7 @@ static int check_quota(struct up *u, unsigned long quota, nsbox_error_t *err) {
 }
 
 static int check_ports(struct up *u, nsbox_error_t *err) {
-  if (ports_check(u->c, u->a->ports, u->a->n_ports, u->addrs, u->n_addrs, err) < 0)
+  if (ports_check(u->c, u->a->ports, u->a->n_ports, u->a->port_fds, u->addrs, u->n_addrs, err) < 0)
     return -1;
   for (size_t i = 0; i < u->a->n_ports; i++)
     for (size_t j = 0; j < u->s.n_leases; j++)

@@ -46,7 +46,8 @@ struct nsbox_network {
   char *backend;            /* resolved path of slirp4netns, pasta or nsbox-net */
   struct nsbox_port *ports; /* -p */
   size_t n_ports;
-  char **dns; /* --dns, NULL-terminated, may be NULL */
+  int *port_fds; /* bridge: our sockets holding the ports for the container's life */
+  char **dns;    /* --dns, NULL-terminated, may be NULL */
   struct nsbox_host_entry *hosts;
   size_t n_hosts;
 };

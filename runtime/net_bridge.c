@@ -47,6 +47,33 @@ static int run_helper(const struct nsbox_config *c, char **args, const int *keep
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* The port sockets at consecutive fd numbers from the returned one, as nsbox-net's
+ * --port-fds wants them (CLOEXEC; network_spawn clears that for the kept ones). -1 on
+ * failure. */
+static int consecutive_fds(const int *fds, size_t n, int *out) {
+  int base = 64;
+  for (int tries = 0; tries < 16; tries++) {
+    size_t got = 0;
+    for (; got < n; got++) {
+      int want = base + (int)got;
+      int fd = fcntl(fds[got], F_DUPFD_CLOEXEC, want);
+      if (fd < 0)
+        break;
+      out[got] = fd;
+      if (fd != want) {
+        base = fd + 1;
+        close(fd);
+        break;
+      }
+    }
+    if (got == n)
+      return base;
+    for (size_t i = 0; i < got; i++)
+      close(out[i]);
+  }
+  return -1;
+}
+
 int bridge_attach(struct network_link *l, const struct nsbox_config *c, pid_t child,
                   nsbox_error_t *err) {
   cleanup_close int pidfd = sys_pidfd_open(child, 0);
@@ -54,7 +81,7 @@ int bridge_attach(struct network_link *l, const struct nsbox_config *c, pid_t ch
     return nsbox_fail(err, errno, "pidfd_open");
   char fdarg[16];
   snprintf(fdarg, sizeof(fdarg), "%d", pidfd);
-  cleanup_free char **args = xmalloc((8 + 2 * c->net.n_ports) * sizeof(char *));
+  cleanup_free char **args = xmalloc((10 + 2 * c->net.n_ports) * sizeof(char *));
   cleanup_free char(*specs)[64] = xmalloc((c->net.n_ports + 1) * sizeof(*specs));
   size_t n = 0;
   args[n++] = c->net.backend;
@@ -68,10 +95,25 @@ int bridge_attach(struct network_link *l, const struct nsbox_config *c, pid_t ch
     args[n++] = "--publish";
     args[n++] = specs[i];
   }
+  cleanup_free int *keep = xmalloc((c->net.n_ports + 2) * sizeof(int));
+  char first[16];
+  keep[0] = pidfd;
+  size_t nk = 1;
+  if (c->net.n_ports > 0) {
+    int base = consecutive_fds(c->net.port_fds, c->net.n_ports, keep + 1);
+    if (base < 0)
+      return nsbox_fail(err, EMFILE, "pass the published ports to nsbox-net");
+    snprintf(first, sizeof(first), "%d", base);
+    args[n++] = "--port-fds";
+    args[n++] = first;
+    nk += c->net.n_ports;
+  }
   args[n] = NULL;
-  int keep[] = {pidfd, -1};
+  keep[nk] = -1;
   char out[256], why[512];
   int st = run_helper(c, args, keep, out, sizeof(out), why, sizeof(why), err);
+  for (size_t i = 1; i < nk; i++)
+    close(keep[i]);
   if (st < 0)
     return -1;
   if (st != 0)

@@ -207,9 +207,16 @@ static int check_mode(struct nsbox_network *n, bool rootless, nsbox_error_t *err
   return 0;
 }
 
-/* Binds (and closes) each published port on the host, so that a port in use is one clear
- * error before anything starts. The backends bind it again for good. */
-static int check_ports(const struct nsbox_network *n, nsbox_error_t *err) {
+/* Binds each published port on the host, so that a port in use is one clear error before
+ * anything starts. slirp4netns and pasta bind it again for good; for bridge, whose DNAT rule
+ * holds no socket, nsbox keeps these (listening, for TCP) until the container ends, so that no
+ * other service can take the port meanwhile, and nsbox-net checks that it does. */
+static int check_ports(struct nsbox_network *n, nsbox_error_t *err) {
+  if (n->mode == NET_BRIDGE && n->n_ports > 0) {
+    n->port_fds = xmalloc(n->n_ports * sizeof(int));
+    for (size_t i = 0; i < n->n_ports; i++)
+      n->port_fds[i] = -1;
+  }
   for (size_t i = 0; i < n->n_ports; i++) {
     const struct nsbox_port *p = &n->ports[i];
     for (size_t j = 0; j < i; j++)
@@ -226,8 +233,12 @@ static int check_ports(const struct nsbox_network *n, nsbox_error_t *err) {
       setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     struct sockaddr_in sa = {
         .sin_family = AF_INET, .sin_port = htons(p->host_port), .sin_addr = p->host_ip};
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+        (type != SOCK_STREAM || listen(fd, 1) == 0)) {
+      if (n->port_fds)
+        n->port_fds[i] = steal_fd(&fd);
       continue;
+    }
     char ip[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &p->host_ip, ip, sizeof(ip));
     if (errno == EADDRINUSE)
@@ -299,6 +310,15 @@ int network_connect(struct network_link *l, const struct nsbox_config *c, int ne
   }
 }
 
+/* After the lease, so that the DNAT rules are gone before the ports are free again. */
+static void close_port_fds(const struct nsbox_network *n) {
+  for (size_t i = 0; n->port_fds && i < n->n_ports; i++)
+    if (n->port_fds[i] >= 0) {
+      close(n->port_fds[i]);
+      n->port_fds[i] = -1;
+    }
+}
+
 void network_disconnect(struct network_link *l, const struct nsbox_config *c) {
   if (l->stop_fd >= 0) {
     close(l->stop_fd);
@@ -312,6 +332,7 @@ void network_disconnect(struct network_link *l, const struct nsbox_config *c) {
     bridge_release(c);
     l->leased = false;
   }
+  close_port_fds(&c->net);
 }
 
 /* --- /etc files --------------------------------------------------------------------------- */

@@ -101,7 +101,7 @@ load helpers
   # The same refusal with the knob at its usual value: the plain reason, still one line.
   run unshare -m sh -c 'exec setpriv --reuid="$1" --regid="$1" --clear-groups env -i \
       HOME="$2" XDG_DATA_HOME="$2" XDG_RUNTIME_DIR="$2" PATH=/usr/bin:/bin "$3" "$4" \
-      run --rm --rootfs / true' sh "$user" "$d" "$deny" "$NSBOX"
+      run --rm --network none --rootfs / true' sh "$user" "$d" "$deny" "$NSBOX"
   [ "$status" -eq 125 ]
   assert_one_error_line
   [[ $output == *"user namespace"*"Operation not permitted"* ]]
