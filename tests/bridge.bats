@@ -160,6 +160,13 @@ links() { "$IP" -o link show | awk -F': ' '{ print $2 }' | sed 's/@.*//' | sort;
   [ -n "$output" ] # the host reached it
   wait "${BG_PIDS[0]}" # the server container exits 0
 
+  # A published port: nsbox holds it while the container runs (nsbox-net checks that).
+  start_server_ctr bridge:nsboxt0 -p 28088:7000
+  run tcp_line 127.0.0.1 28088
+  [ "$status" -eq 0 ]
+  [ -n "$output" ]
+  wait "${BG_PIDS[1]}"
+
   start_ready --rm --network bridge:nsboxt0 busybox sh -c 'echo ready; exec sleep 1000'
   BG_PIDS+=("$BG_PID")
   links_during=$(links)

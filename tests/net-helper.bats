@@ -215,6 +215,15 @@ kill_ctr() {
     net_up "$CTR" --bridge nsboxt0 --publish 80:80
 }
 
+@test "net-helper: a published port the caller does not hold is refused" {
+  needs_policy
+  start_ctr
+  refused 1 "nsbox-net: port 28480/tcp: a caller other than root must hold the published ports itself (--port-fds)" \
+    net_up "$CTR" --bridge nsboxt0 --publish 28480:80
+  refused 1 "nsbox-net: port 28480/tcp: fd 0 is not a socket" \
+    net_up "$CTR" --bridge nsboxt0 --publish 28480:80 --port-fds 0
+}
+
 @test "net-helper: one lease per quota; release reclaims it once its owner is gone" {
   needs_policy
   local had_bridge=false
