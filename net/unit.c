@@ -11,17 +11,7 @@
 #include "nft.h"
 #include "policy.h"
 
-static int passed, failed;
-
-#define CHECK(cond)                                                                                \
-  do {                                                                                             \
-    if (cond) {                                                                                    \
-      passed++;                                                                                    \
-    } else {                                                                                       \
-      failed++;                                                                                    \
-      printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                       \
-    }                                                                                              \
-  } while (0)
+#include "../tests/unit/check.h"
 
 static void test_ifnames(void) {
   static const char *const good[] = {"nsbox0", "br-1", "a", "A_b.c", "123456789012345"};

@@ -29,13 +29,6 @@ teardown() {
   "$NSBOX_TEST_NET_HELPER" release >/dev/null 2>&1 || true
 }
 
-start_host_ready() {
-  local fifo="$BATS_TEST_TMPDIR/host.$RANDOM"
-  mkfifo "$fifo"
-  "$@" >"$fifo" &
-  HOST_PIDS+=($!)
-  read -r _ <"$fifo"
-}
 
 # Starts a container on the bridge that serves netpeer tcp-peer on port 7000 and returns once
 # it listens: CTR_ADDR is its address, and its nsbox is in BG_PIDS.
@@ -55,11 +48,6 @@ tcp_line() {
   echo "$line"
 }
 
-alive() {
-  local st
-  st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-  [[ $st != Z* ]]
-}
 
 links() { "$IP" -o link show | awk -F': ' '{ print $2 }' | sed 's/@.*//' | sort; }
 

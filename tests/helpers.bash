@@ -105,3 +105,20 @@ start_stalled_import() {
   head -c 100000 "$BUSYBOX_TAR" >&5
   wait_for has_tmp_dir
 }
+
+# Starts a host command in the background that prints one line ("ready") once it listens;
+# its pid goes to HOST_PIDS, for the test's teardown to end.
+start_host_ready() {
+  local fifo="$BATS_TEST_TMPDIR/host.$RANDOM"
+  mkfifo "$fifo"
+  "$@" >"$fifo" &
+  HOST_PIDS+=($!)
+  read -r _ <"$fifo"
+}
+
+# Whether process $1 is alive (a zombie is not).
+alive() {
+  local st
+  st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+  [[ $st != Z* ]]
+}

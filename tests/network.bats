@@ -17,21 +17,7 @@ teardown() {
   [ -z "${BG_PID:-}" ] || kill -9 "$BG_PID" 2>/dev/null || true
 }
 
-# Starts a host command in the background that prints "ready" once listening.
-start_host_ready() {
-  local fifo="$BATS_TEST_TMPDIR/host.$RANDOM"
-  mkfifo "$fifo"
-  "$@" >"$fifo" &
-  HOST_PIDS+=($!)
-  read -r _ <"$fifo"
-}
 
-# Alive and not a zombie.
-alive() {
-  local st
-  st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-  [[ $st != Z* ]]
-}
 
 # The pid of the child of $1 whose command name is $2 (empty when none).
 child_named() {

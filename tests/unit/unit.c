@@ -11,17 +11,7 @@
 #include "../../runtime/userns.h"
 #include "../../runtime/util.h"
 
-static int passed, failed;
-
-#define CHECK(cond)                                                                                \
-  do {                                                                                             \
-    if (cond) {                                                                                    \
-      passed++;                                                                                    \
-    } else {                                                                                       \
-      failed++;                                                                                    \
-      printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                       \
-    }                                                                                              \
-  } while (0)
+#include "check.h"
 
 static void check_ref(const char *in, const char *want) {
   char *got = image_normalize_ref(in);
