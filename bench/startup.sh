@@ -34,6 +34,8 @@ done
 [[ $RUNS =~ ^[1-9][0-9]*$ && $WARMUP =~ ^[0-9]+$ ]] || { echo "startup.sh: --runs/--warmup need numbers" >&2; exit 2; }
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
 [[ -x $repo/out/nsbox && -f $repo/out/busybox.tar ]] ||
 	{ echo "startup.sh: build first: out/nsbox and out/busybox.tar are missing" >&2; exit 1; }
 
@@ -57,29 +59,13 @@ done
 # The point is rootless start-up, so root never runs the containers: it drops to an
 # unprivileged user (setpriv, clean environment) for everything the benchmark starts.
 RUN_AS=() HIDE_V2=()
-if ((EUID == 0)); then
-	if ! id -u "$BENCH_USER" >/dev/null 2>&1; then
-		[[ $BENCH_USER == nsbox-bench ]] || { echo "startup.sh: no user $BENCH_USER" >&2; exit 1; }
-		# A system user with no home and no login: it only ever runs this benchmark. It is
-		# kept for the next run (userdel nsbox-bench removes it); its files are not.
-		useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$BENCH_USER"
-		echo "created user $BENCH_USER"
-	fi
-	(($(id -u "$BENCH_USER") != 0)) || { echo "startup.sh: --user must not be root" >&2; exit 1; }
-else
-	BENCH_USER=$(id -un)
-fi
+bench_ensure_user startup.sh
 
 # Scratch on tmpfs by default: nsbox creates and deletes a dozen inodes per run, and on some
 # disks that churn, not nsbox, sets the pace (ext4 without a journal skips every inode freed
 # in the last 30 s, so 100 runs in a row slow each other down: 5 ms became 15 ms here).
 # The floor and bwrap touch no disk at all; --dir puts the store on a disk on purpose.
-if [[ -z $DIR ]]; then
-	DIR=${TMPDIR:-/tmp}
-	[[ $(stat -f -c %T /dev/shm 2>/dev/null) == tmpfs && -w /dev/shm ]] && DIR=/dev/shm
-fi
-W=$(mktemp -d "$DIR/nsbox-bench.XXXXXX")
-[[ $W != *[[:space:]]* ]] || { echo "startup.sh: temp path has spaces: $W" >&2; exit 1; }
+bench_scratch startup.sh nsbox-bench
 CTR_ID="nsbox-bench" # one fixed id, see the crun row
 as_user() { "${RUN_AS[@]}" "$@"; }
 in_bench() { "${HIDE_V2[@]}" "${RUN_AS[@]}" "$@"; }
