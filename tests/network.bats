@@ -128,6 +128,21 @@ need_backend() {
   [[ $peer =~ ^10\.0\.2\.[0-9]+$ ]] # slirp4netns connects from its side of the tap
 }
 
+@test "slirp4netns: -p 18080:80 publishes a busybox httpd that the host fetches" {
+  need_backend slirp4netns
+  [ -x /bin/busybox ] || skip "no busybox on the host to fetch with"
+  mkdir -p "$BATS_TEST_TMPDIR/www"
+  echo "served from a container" >"$BATS_TEST_TMPDIR/www/index.html"
+  chmod -R a+rX "$BATS_TEST_TMPDIR/www"
+  start_ready --rm --network slirp4netns -p 18080:80 -v "$BATS_TEST_TMPDIR/www:/www:ro" busybox \
+    sh -c 'httpd -p 80 -h /www && echo ready && exec sleep 1000'
+  run /bin/busybox wget -qO- http://127.0.0.1:18080/
+  [ "$status" -eq 0 ]
+  [ "$output" = "served from a container" ]
+  kill -TERM "$BG_PID"
+  wait_bg_status
+}
+
 @test "slirp4netns: -p HOSTPORT:CTRPORT/udp publishes a UDP port" {
   need_backend slirp4netns
   # Without allow_host_loopback, libslirp drops the replies to a loopback client (podman
