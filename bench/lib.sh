@@ -30,3 +30,18 @@ bench_scratch() {
 	W=$(mktemp -d "$DIR/$prefix.XXXXXX")
 	[[ $W != *[[:space:]]* ]] || { echo "$script: temp path has spaces: $W" >&2; exit 1; }
 }
+
+# Installs the Debian packages of the missing tools, as root; as anyone else, only names them.
+# Arguments: TOOL=PACKAGE...
+bench_install_missing() {
+	local pair missing=()
+	for pair in "$@"; do command -v "${pair%%=*}" >/dev/null || missing+=("${pair#*=}"); done
+	((${#missing[@]})) || return 0
+	if ((EUID == 0)); then
+		echo "installing: ${missing[*]}"
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends "${missing[@]}"; } >/dev/null || echo "warning: apt-get failed" >&2
+	else
+		echo "missing (run as root to install, or apt-get install): ${missing[*]}"
+	fi
+}

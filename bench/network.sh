@@ -41,18 +41,7 @@ source "$repo/bench/lib.sh"
 	{ echo "network.sh: build first: out/nsbox and out/busybox.tar are missing" >&2; exit 1; }
 
 # As root, install what is missing from Debian's archive; as a user, only say what is missing.
-declare -A pkg_of=([iperf3]=iperf3 [jq]=jq [slirp4netns]=slirp4netns [pasta]=passt [ip]=iproute2 [nsenter]=util-linux)
-missing=()
-for tool in "${!pkg_of[@]}"; do command -v "$tool" >/dev/null || missing+=("${pkg_of[$tool]}"); done
-if ((${#missing[@]})); then
-	if ((EUID == 0)); then
-		echo "installing: ${missing[*]}"
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			--no-install-recommends "${missing[@]}"; } >/dev/null || echo "warning: apt-get failed" >&2
-	else
-		echo "missing (run as root to install, or apt-get install): ${missing[*]}"
-	fi
-fi
+bench_install_missing iperf3=iperf3 jq=jq slirp4netns=slirp4netns pasta=passt ip=iproute2 nsenter=util-linux
 for tool in iperf3 jq ip nsenter; do
 	command -v "$tool" >/dev/null || { echo "network.sh: $tool is required" >&2; exit 1; }
 done

@@ -40,18 +40,7 @@ source "$repo/bench/lib.sh"
 	{ echo "startup.sh: build first: out/nsbox and out/busybox.tar are missing" >&2; exit 1; }
 
 # As root, install what is missing from Debian's archive; as a user, only say what is missing.
-declare -A pkg_of=([hyperfine]=hyperfine [jq]=jq [bwrap]=bubblewrap [crun]=crun)
-missing=()
-for tool in "${!pkg_of[@]}"; do command -v "$tool" >/dev/null || missing+=("${pkg_of[$tool]}"); done
-if ((${#missing[@]})); then
-	if ((EUID == 0)); then
-		echo "installing: ${missing[*]}"
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			--no-install-recommends "${missing[@]}"; } >/dev/null || echo "warning: apt-get failed" >&2
-	else
-		echo "missing (run as root to install): ${missing[*]}"
-	fi
-fi
+bench_install_missing hyperfine=hyperfine jq=jq bwrap=bubblewrap crun=crun
 for tool in hyperfine jq; do
 	command -v "$tool" >/dev/null || { echo "startup.sh: $tool is required" >&2; exit 1; }
 done

@@ -7,7 +7,9 @@
  * and the network helper start;
  * container_create; running state
  * ns_release ------ maps, go --------> mounts the root, /proc, /dev
- * netns_send ------ netns fd --------> joins it, lo up; /sys, /etc files, volumes;
+ * network backend (slirp4netns, pasta
+ * or nsbox-net) on the namespace
+ * netns_send ------ netns fd, addr ---> joins it, lo up; /sys, /etc files, volumes;
  *                                       pivot_root; hostname; user; cwd
  *            <----- error message ---- (on failure, then _exit)
  *            <----- EOF on exec ------ execveat(sealed memfd of nsbox-init) or the command
@@ -255,10 +257,13 @@ static int connect_network(struct nsbox_store *s, const struct nsbox_config *c,
       if ((userns = open(path, O_RDONLY | O_CLOEXEC)) < 0)
         return nsbox_fail(err, errno, "open %s", path);
     }
-    cleanup_free char *dir = xasprintf("%s/containers/%s", s->data, c->id);
-    cleanup_close int dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (dirfd < 0)
-      return nsbox_fail(err, errno, "open %s", dir);
+    /* Only slirp4netns's API socket, for published ports, lives in the container's dir. */
+    cleanup_close int dirfd = -1;
+    if (c->net.mode == NET_SLIRP4NETNS && c->net.n_ports > 0) {
+      cleanup_free char *dir = xasprintf("%s/containers/%s", s->data, c->id);
+      if ((dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return nsbox_fail(err, errno, "open %s", dir);
+    }
     if (network_connect(l, c, netfd, userns, child, dirfd, err) < 0)
       return -1;
   }
