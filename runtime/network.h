@@ -53,7 +53,8 @@ struct network_link {
 /* Connects the namespace. For slirp4netns and pasta, netfd is the namespace and userns_fd
  * the container's user namespace (-1 for root); for bridge, child is the container's first
  * process, already in its namespace. dirfd is the container's dir (slirp4netns's API socket
- * lives there while ports are added; -1 without them). Returns 0, or -1 with err filled and nothing left. */
+ * lives there while ports are added; -1 without them). Returns 0, or -1 with err filled and nothing
+ * left. */
 int network_connect(struct network_link *l, const struct nsbox_config *c, int netfd, int userns_fd,
                     pid_t child, int dirfd, nsbox_error_t *err);
 
