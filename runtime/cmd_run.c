@@ -8,10 +8,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "cli.h"
 #include "config.h"
 #include "container.h"
 #include "image.h"
+#include "limits.h"
 #include "network.h"
 #include "store.h"
 #include "util.h"
@@ -38,7 +40,22 @@ static const char run_usage[] =
     "      --add-host NAME:IP    a line for the container's /etc/hosts\n"
     "      --entrypoint CMD      run CMD with the arguments after IMAGE\n"
     "      --no-init             run the command itself as PID 1\n"
-    "      --rootfs DIR          use DIR as the root filesystem, no image\n";
+    "      --rootfs DIR          use DIR as the root filesystem, no image\n"
+    "\n"
+    "Limits (a cgroup of the container's own; rootless: cgroup v2 with a delegated subtree):\n"
+    "  -m, --memory SIZE         memory limit (64m, 1.5g; at least 6m)\n"
+    "      --memory-swap SIZE    memory plus swap (-1: unlimited swap; default: twice --memory)\n"
+    "      --cpus N.N            CPU time, in CPUs (0.5: half of one)\n"
+    "      --cpu-weight N        relative CPU weight, 1..10000 (default 100)\n"
+    "  -c, --cpu-shares N        the same on cgroup v1's scale, 2..262144 (default 1024)\n"
+    "      --pids-limit N        at most N processes and threads (-1: unlimited)\n"
+    "      --ulimit NAME=SOFT[:HARD]  a resource limit (nofile, nproc, core, ...)\n"
+    "\n"
+    "Security:\n"
+    "      --cap-add CAP         add a capability (NET_ADMIN, SYS_PTRACE ..., ALL)\n"
+    "      --cap-drop CAP        drop a capability (ALL: every one)\n"
+    "      --security-opt seccomp=unconfined|FILE.json  no seccomp filter, or a profile\n"
+    "      --security-opt no-new-privileges=false       let setuid programs gain privilege\n";
 
 static const char *const default_env[] = {
     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -181,7 +198,135 @@ enum {
   OPT_ROOTFS,
   OPT_DNS,
   OPT_ADD_HOST,
+  OPT_MEMORY_SWAP,
+  OPT_CPUS,
+  OPT_CPU_WEIGHT,
+  OPT_PIDS_LIMIT,
+  OPT_ULIMIT,
+  OPT_CAP_ADD,
+  OPT_CAP_DROP,
+  OPT_SECURITY_OPT,
 };
+
+/* What the limit and security options gathered, settled once all are read. */
+struct run_opts {
+  uint64_t cap_add, cap_drop;
+  bool cap_add_all, cap_drop_all;
+  const char *cpu_shares;
+};
+
+static int opt_size(const char *opt, const char *arg, int64_t min, int64_t *out) {
+  char why[160];
+  if (limits_parse_size(arg, min, out, why, sizeof(why)) < 0)
+    return cli_usage_error("%s %s", opt, why);
+  return 0;
+}
+
+static int opt_number(const char *opt, const char *arg, long long lo, long long hi,
+                      long long *out) {
+  char *end;
+  errno = 0;
+  long long v = strtoll(arg, &end, 10);
+  if (errno || end == arg || *end != '\0' || v < lo || v > hi)
+    return cli_usage_error("%s %s: expected a whole number from %lld to %lld", opt, arg, lo, hi);
+  *out = v;
+  return 0;
+}
+
+static int opt_cpus(struct nsbox_config *c, const char *arg) {
+  char why[160];
+  struct nsbox_resources *r = &c->resources;
+  if (limits_parse_cpus(arg, &r->cpu_quota, &r->cpu_period, why, sizeof(why)) < 0)
+    return cli_usage_error("--cpus %s", why);
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  if (n > 0 && r->cpu_quota > (uint64_t)n * r->cpu_period)
+    return cli_usage_error("--cpus %s: this machine has only %ld CPUs", arg, n);
+  return 0;
+}
+
+static int opt_ulimit(struct nsbox_process *p, const char *arg) {
+  struct nsbox_rlimit rl;
+  char why[256];
+  if (limits_parse_ulimit(arg, &rl, why, sizeof(why)) < 0)
+    return cli_usage_error("--ulimit %s", why);
+  for (size_t i = 0; i < p->n_rlimits; i++)
+    if (p->rlimits[i].resource == rl.resource) {
+      p->rlimits[i] = rl; /* the last one given wins */
+      return 0;
+    }
+  p->rlimits = xrealloc(p->rlimits, (p->n_rlimits + 1) * sizeof(*p->rlimits));
+  p->rlimits[p->n_rlimits++] = rl;
+  return 0;
+}
+
+static int opt_caps(const char *opt, const char *arg, uint64_t *mask, bool *all) {
+  char why[160];
+  uint64_t m;
+  if (caps_parse(arg, &m, why, sizeof(why)) < 0)
+    return cli_usage_error("%s %s", opt, why);
+  if (m == caps_all()) /* ALL, or every one by name: the same */
+    *all = true;
+  else
+    *mask |= m;
+  return 0;
+}
+
+/* --security-opt KEY=VALUE (docker also accepts KEY:VALUE). */
+static int opt_security(struct nsbox_config *c, const char *arg) {
+  size_t kl = strcspn(arg, "=:");
+  const char *v = arg[kl] ? arg + kl + 1 : NULL;
+  if (kl == 17 && strncmp(arg, "no-new-privileges", kl) == 0) {
+    if (v == NULL || strcmp(v, "true") == 0)
+      c->security.no_new_privs = true;
+    else if (strcmp(v, "false") == 0)
+      c->security.no_new_privs = false;
+    else
+      return cli_usage_error("--security-opt %s: no-new-privileges takes true or false", arg);
+    return 0;
+  }
+  if (kl == 7 && strncmp(arg, "seccomp", kl) == 0 && v && *v) {
+    if (strcmp(v, "unconfined") == 0) {
+      c->security.seccomp = SECCOMP_UNCONFINED;
+      return 0;
+    }
+    char abs[PATH_MAX];
+    if (realpath(v, abs) == NULL)
+      return cli_usage_error("--security-opt seccomp=%s: %s", v, strerror(errno));
+    c->security.seccomp = SECCOMP_PROFILE;
+    c->security.seccomp_profile = xstrdup(abs);
+    return 0;
+  }
+  return cli_usage_error("--security-opt %s: expected seccomp=unconfined|FILE.json or "
+                         "no-new-privileges[=true|false]",
+                         arg);
+}
+
+/* Docker's order: the default set, minus --cap-drop (ALL: everything), plus --cap-add (ALL:
+ * everything but what was dropped by name). */
+static void settle_caps(struct nsbox_security *sec, const struct run_opts *o) {
+  uint64_t set = o->cap_drop_all ? 0 : caps_default() & ~o->cap_drop;
+  if (o->cap_add_all)
+    set = caps_all() & ~o->cap_drop;
+  set |= o->cap_add & ~(o->cap_drop_all ? 0 : o->cap_drop);
+  sec->cap_bounding = set;
+  sec->cap_added = (o->cap_add_all ? caps_all() : o->cap_add) & set;
+}
+
+static int settle_limits(struct nsbox_config *c, struct run_opts *o) {
+  struct nsbox_resources *r = &c->resources;
+  if (o->cpu_shares) {
+    long long v;
+    if (opt_number("--cpu-shares", o->cpu_shares, 2, 262144, &v) != 0)
+      return 125;
+    if (r->cpu_weight == 0)
+      r->cpu_weight = limits_shares_to_weight((uint64_t)v);
+  }
+  if (r->memory_swap && r->memory == 0)
+    return cli_usage_error("--memory-swap needs --memory as well (it is memory plus swap)");
+  if (r->memory_swap > 0 && r->memory_swap < r->memory)
+    return cli_usage_error("--memory-swap must be at least --memory (it is memory plus swap)");
+  return 0;
+}
 
 /* Fills c from argv; returns 0, or the exit status for a usage error (already printed). */
 static int parse_run(struct nsbox_config *c, int argc, char **argv, const char **entrypoint) {
@@ -204,14 +349,27 @@ static int parse_run(struct nsbox_config *c, int argc, char **argv, const char *
       {"publish", required_argument, NULL, 'p'},
       {"dns", required_argument, NULL, OPT_DNS},
       {"add-host", required_argument, NULL, OPT_ADD_HOST},
+      {"memory", required_argument, NULL, 'm'},
+      {"memory-swap", required_argument, NULL, OPT_MEMORY_SWAP},
+      {"cpus", required_argument, NULL, OPT_CPUS},
+      {"cpu-weight", required_argument, NULL, OPT_CPU_WEIGHT},
+      {"cpu-shares", required_argument, NULL, 'c'},
+      {"pids-limit", required_argument, NULL, OPT_PIDS_LIMIT},
+      {"ulimit", required_argument, NULL, OPT_ULIMIT},
+      {"cap-add", required_argument, NULL, OPT_CAP_ADD},
+      {"cap-drop", required_argument, NULL, OPT_CAP_DROP},
+      {"security-opt", required_argument, NULL, OPT_SECURITY_OPT},
       {"interactive", no_argument, NULL, 'i'},
       {"help", no_argument, NULL, 'h'},
       {0},
   };
   struct strv user_env = {0}, env_files = {0};
+  struct run_opts ro = {0};
+  c->security.no_new_privs = true;
   opterr = 0;
   int o, r;
-  while ((o = getopt_long(argc, argv, "+e:w:u:v:p:ih", opts, NULL)) != -1) {
+  long long num;
+  while ((o = getopt_long(argc, argv, "+e:w:u:v:p:m:c:ih", opts, NULL)) != -1) {
     switch (o) {
     case OPT_NAME:
       if (!valid_name(optarg))
@@ -269,6 +427,49 @@ static int parse_run(struct nsbox_config *c, int argc, char **argv, const char *
       if ((r = network_add_host(&c->net, optarg)) != 0)
         return r;
       break;
+    case 'm':
+      if ((r = opt_size("--memory", optarg, 6 << 20, &c->resources.memory)) != 0)
+        return r;
+      break;
+    case OPT_MEMORY_SWAP:
+      if (strcmp(optarg, "-1") == 0)
+        c->resources.memory_swap = -1;
+      else if ((r = opt_size("--memory-swap", optarg, 6 << 20, &c->resources.memory_swap)) != 0)
+        return r;
+      break;
+    case OPT_CPUS:
+      if ((r = opt_cpus(c, optarg)) != 0)
+        return r;
+      break;
+    case OPT_CPU_WEIGHT:
+      if ((r = opt_number("--cpu-weight", optarg, 1, 10000, &num)) != 0)
+        return r;
+      c->resources.cpu_weight = (uint64_t)num;
+      break;
+    case 'c':
+      ro.cpu_shares = optarg;
+      break;
+    case OPT_PIDS_LIMIT:
+      if ((r = opt_number("--pids-limit", optarg, -1, 4194304, &num)) != 0)
+        return r;
+      c->resources.pids_limit = num > 0 ? num : 0; /* 0 and -1: no limit, as docker's */
+      break;
+    case OPT_ULIMIT:
+      if ((r = opt_ulimit(&c->process, optarg)) != 0)
+        return r;
+      break;
+    case OPT_CAP_ADD:
+      if ((r = opt_caps("--cap-add", optarg, &ro.cap_add, &ro.cap_add_all)) != 0)
+        return r;
+      break;
+    case OPT_CAP_DROP:
+      if ((r = opt_caps("--cap-drop", optarg, &ro.cap_drop, &ro.cap_drop_all)) != 0)
+        return r;
+      break;
+    case OPT_SECURITY_OPT:
+      if ((r = opt_security(c, optarg)) != 0)
+        return r;
+      break;
     case OPT_ENTRYPOINT:
       *entrypoint = optarg;
       break;
@@ -291,11 +492,14 @@ static int parse_run(struct nsbox_config *c, int argc, char **argv, const char *
       fputs(run_usage, stdout);
       return -1;
     default:
-      if (optopt && optopt < 256 && strchr("ewuvp", optopt))
+      if (optopt && optopt < 256 && strchr("ewuvpmc", optopt))
         return cli_usage_error("run: option -%c needs a value", optopt);
       return cli_usage_error("run: unknown option %s (see nsbox run --help)", argv[optind - 1]);
     }
   }
+  if ((r = settle_limits(c, &ro)) != 0)
+    return r;
+  settle_caps(&c->security, &ro);
   random_hex_id(c->id);
   if (c->hostname == NULL)
     c->hostname = xstrndup(c->id, 12);
@@ -341,6 +545,8 @@ static int run_container(const struct cli_globals *g, struct nsbox_config *c, ns
     return -1;
   c->userns = s.rootless;
   c->idmaps = s.idmaps;
+  /* Cgroups left by an nsbox run that was killed go now. */
+  container_reclaim_cgroups(&s);
   if (network_prepare(&c->net, s.rootless, err) < 0)
     return -1;
   if (c->image) {

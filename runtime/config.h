@@ -5,7 +5,15 @@
 #define NSBOX_CONFIG_H
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
+
+/* OCI process.rlimits[]: --ulimit NAME=SOFT[:HARD]. */
+struct nsbox_rlimit {
+  int resource; /* RLIMIT_* */
+  struct rlimit limit;
+};
 
 /* OCI process: what runs, as whom, where. */
 struct nsbox_process {
@@ -14,6 +22,30 @@ struct nsbox_process {
   char *cwd;    /* absolute path inside the container */
   char *user;   /* "UID[:GID]" or "NAME[:GROUP]" as given, resolved inside; NULL = 0:0 */
   bool no_init; /* exec args directly as PID 1 instead of under nsbox-init */
+  struct nsbox_rlimit *rlimits;
+  size_t n_rlimits;
+};
+
+/* OCI linux.resources: the limits of the container's cgroup. A field left at 0 is not
+ * asked for; when none is, no cgroup is made at all. */
+struct nsbox_resources {
+  int64_t memory;      /* bytes (--memory) */
+  int64_t memory_swap; /* memory plus swap in bytes, -1 unlimited swap (--memory-swap) */
+  uint64_t cpu_quota;  /* microseconds per cpu_period (--cpus) */
+  uint64_t cpu_period;
+  uint64_t cpu_weight; /* 1..10000, cgroup v2's scale (--cpu-weight, --cpu-shares) */
+  int64_t pids_limit;  /* -1 unlimited (--pids-limit) */
+};
+
+enum nsbox_seccomp_mode { SECCOMP_DEFAULT, SECCOMP_UNCONFINED, SECCOMP_PROFILE };
+
+/* OCI process.capabilities, process.noNewPrivileges and linux.seccomp, as given. */
+struct nsbox_security {
+  enum nsbox_seccomp_mode seccomp;
+  char *seccomp_profile; /* SECCOMP_PROFILE: path of a Docker/OCI seccomp JSON file */
+  uint64_t cap_bounding; /* the container's bounding set (bit N = capability N) */
+  uint64_t cap_added;    /* given with --cap-add: a non-root user gets these (ambient too) */
+  bool no_new_privs;
 };
 
 enum nsbox_mount_kind { MOUNT_BIND, MOUNT_TMPFS };
@@ -73,6 +105,8 @@ struct nsbox_config {
   size_t n_mounts;
   char *hostname;
   struct nsbox_network net;
+  struct nsbox_resources resources;
+  struct nsbox_security security;
   bool userns; /* rootless: run in a new user namespace with idmaps */
   struct nsbox_idmaps idmaps;
   bool remove; /* --rm */

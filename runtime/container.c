@@ -1,16 +1,21 @@
 /* See container.h.
  *
- * Parent                               Child (clone: new user?, mount, pid, uts, ipc and
- *                                       cgroup namespaces; PID 1 of its PID namespace)
- * blocks forwardable signals
+ * Parent                               Child (clone: new user?, mount, pid, uts and ipc
+ *                                       namespaces; PID 1 of its PID namespace)
+ * blocks forwardable signals; compiles
+ * the seccomp filter
  * ns_spawn: clone; newuidmap/newgidmap  waits
  * and the network helper start;
- * container_create; running state
- * ns_release ------ maps, go --------> mounts the root, /proc, /dev
+ * container_create; running state;
+ * the cgroup, the child moved into it
+ * ns_release ------ maps, go --------> new cgroup namespace (rooted at its
+ *                                       cgroup); mounts the root, /proc, /dev
  * network backend (slirp4netns, pasta
  * or nsbox-net) on the namespace
  * netns_send ------ netns fd, addr ---> joins it, lo up; /sys, /etc files, volumes;
- *                                       pivot_root; hostname; user; cwd
+ *                                       cgroupfs, masks; pivot_root; hostname;
+ *                                       rlimits; setsid; bounding set; user;
+ *                                       capabilities; no_new_privs; seccomp
  *            <----- error message ---- (on failure, then _exit)
  *            <----- EOF on exec ------ execveat(sealed memfd of nsbox-init) or the command
  * forwards signals, waits, returns the status. */
@@ -25,16 +30,33 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "caps.h"
+#include "cgroup.h"
 #include "initmem.h"
+#include "limits.h"
 #include "mounts.h"
 #include "netns.h"
 #include "network.h"
 #include "rootfs.h"
+#if 1 /* TEMPORARY until seccomp.c lands */
+struct nsbox_seccomp_prog {
+  int len;
+};
+static int sc_prepare(const struct nsbox_security *s, uint64_t c, struct nsbox_seccomp_prog *p,
+                           nsbox_error_t *e) {
+  return 0;
+}
+static int sc_load(const struct nsbox_seccomp_prog *p, nsbox_error_t *e) {
+  return 0;
+}
+static void sc_prog_free(struct nsbox_seccomp_prog *p) {}
+#endif
 #include "syscalls.h"
 #include "userns.h"
 #include "util.h"
@@ -46,6 +68,7 @@ struct child_ctx {
   int sock;   /* child's end of the error channel */
   int initfd; /* sealed memfd of nsbox-init, -1 with --no-init */
   sigset_t orig_mask;
+  struct nsbox_seccomp_prog seccomp; /* compiled by the parent, loaded by the child */
 };
 
 /* The signals nsbox run passes on: every catchable one but SIGCHLD, which is ours, and the
@@ -97,7 +120,8 @@ static bool lookup_db(const char *file, const char *key, unsigned long *id, unsi
   return false;
 }
 
-static int switch_user(const struct nsbox_config *c, char **home, nsbox_error_t *err) {
+static int switch_user(const struct nsbox_config *c, char **home, bool *root_user,
+                       nsbox_error_t *err) {
   unsigned long uid = 0, gid = 0;
   const char *spec = c->process.user;
   if (spec != NULL) {
@@ -112,6 +136,7 @@ static int switch_user(const struct nsbox_config *c, char **home, nsbox_error_t 
   } else {
     lookup_db("/etc/passwd", "0", &uid, &gid, home);
   }
+  *root_user = uid == 0;
   gid_t g = (gid_t)gid;
   /* Denied in a user namespace without a subordinate range: the groups are fixed there. */
   if (setgroups(1, &g) < 0 && errno != EPERM)
@@ -147,11 +172,58 @@ static char **env_with_home(char **env, const char *home) {
   return out;
 }
 
+static int set_rlimits(const struct nsbox_process *p, nsbox_error_t *err) {
+  for (size_t i = 0; i < p->n_rlimits; i++) {
+    const struct nsbox_rlimit *rl = &p->rlimits[i];
+    if (setrlimit(rl->resource, &rl->limit) == 0)
+      continue;
+    int e = errno;
+    struct rlimit now = {0};
+    getrlimit(rl->resource, &now);
+    if (e == EPERM && rl->limit.rlim_max > now.rlim_max)
+      return nsbox_fail(err, 0,
+                        "--ulimit: a hard limit above nsbox's own (%llu) needs root on the host",
+                        (unsigned long long)now.rlim_max);
+    return nsbox_fail(err, e, "--ulimit");
+  }
+  return 0;
+}
+
+/* The last steps before exec, in an order that keeps each possible: the bounding set drops
+ * while we are still root of the namespace; a filter without no_new_privs needs
+ * CAP_SYS_ADMIN, so then it goes in before the capabilities are set. */
+static int confine(struct child_ctx *x, char **home, nsbox_error_t *err) {
+  const struct nsbox_config *c = x->c;
+  const struct nsbox_security *sec = &c->security;
+  /* Its own session: without a controlling terminal, TIOCSTI cannot push input into the
+   * caller's terminal (bubblewrap CVE-2017-5226). */
+  if (setsid() < 0)
+    return nsbox_fail(err, errno, "setsid");
+  if (caps_limit_bounding(sec->cap_bounding, err) < 0)
+    return -1;
+  if (!sec->no_new_privs && sc_load(&x->seccomp, err) < 0)
+    return -1;
+  bool root_user = false;
+  if (switch_user(c, home, &root_user, err) < 0 ||
+      caps_apply(sec->cap_bounding, sec->cap_added, root_user, err) < 0)
+    return -1;
+  if (sec->no_new_privs) {
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+      return nsbox_fail(err, errno, "prctl(PR_SET_NO_NEW_PRIVS)");
+    if (sc_load(&x->seccomp, err) < 0)
+      return -1;
+  }
+  return 0;
+}
+
 /* Everything the child does before exec; returns only on failure. */
 static int child_setup(struct child_ctx *x, nsbox_error_t *err) {
   const struct nsbox_config *c = x->c;
   /* ns_spawn set PR_SET_PDEATHSIG: nsbox run dying (even by SIGKILL) takes the container
-   * with it, as the init inherits it across exec. */
+   * with it, as the init inherits it across exec. The parent has moved us into the
+   * container's cgroup by now: a cgroup namespace made here has it as its root. */
+  if (unshare(CLONE_NEWCGROUP) < 0)
+    return nsbox_fail(err, errno, "unshare the cgroup namespace");
   cleanup_close int rootfd = rootfs_mount(c, err);
   if (rootfd < 0 || mounts_setup(c, rootfd, c->net.mode != NET_HOST ? x->sock : -1, err) < 0)
     return -1;
@@ -167,7 +239,7 @@ static int child_setup(struct child_ctx *x, nsbox_error_t *err) {
     return nsbox_fail(err, errno, "sethostname");
 
   cleanup_free char *home = NULL;
-  if (switch_user(c, &home, err) < 0)
+  if (set_rlimits(&c->process, err) < 0 || confine(x, &home, err) < 0)
     return -1;
   if (chdir(c->process.cwd ? c->process.cwd : "/") < 0)
     return nsbox_fail(err, errno, "chdir to %s", c->process.cwd);
@@ -282,10 +354,36 @@ static void prefer_child_error(int psock, nsbox_error_t *err) {
   }
 }
 
+/* Makes the container's cgroup, records it for reclaim and moves the waiting child in. */
+static int enter_cgroup(struct nsbox_store *s, const struct nsbox_config *c,
+                        struct nsbox_cgroup *cg, pid_t pid, nsbox_error_t *err) {
+  if (cgroup_create(cg, c->id, &c->resources, c->userns, err) < 0)
+    return -1;
+  if (container_set_cgroups(s, c->id, cg, err) < 0 || cgroup_enter(cg, pid, err) < 0) {
+    cgroup_destroy(cg);
+    container_clear_cgroups(s, c->id);
+    return -1;
+  }
+  return 0;
+}
+
+/* Removes the container's cgroup, once its processes are gone; returns how many of them the
+ * OOM killer killed. */
+static unsigned long leave_cgroup(struct nsbox_store *s, const struct nsbox_config *c,
+                                  struct nsbox_cgroup *cg) {
+  if (cg->version == 0)
+    return 0;
+  unsigned long ooms = cgroup_oom_kills(cg);
+  if (cgroup_destroy(cg) == 0)
+    container_clear_cgroups(s, c->id);
+  return ooms;
+}
+
 /* Waits for the child's exec (EOF on the socket) or its error, then supervises it. */
 static int start_and_wait(struct nsbox_store *s, const struct nsbox_config *c, struct child_ctx *x,
                           const sigset_t *set, int psock, nsbox_error_t *err) {
-  unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
+  /* No CLONE_NEWCGROUP: the child makes its cgroup namespace once it is in its cgroup. */
+  unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
   /* The bridge helper needs a process of the container in its namespace: clone's. */
   if (c->net.mode == NET_BRIDGE)
     flags |= CLONE_NEWNET;
@@ -310,8 +408,16 @@ static int start_and_wait(struct nsbox_store *s, const struct nsbox_config *c, s
    * first, `nsbox ps` and `nsbox rm -f` already know it runs. */
   nsbox_error_t ignored = {0};
   container_set_running(s, c->id, ch.pid, &ignored);
+  struct nsbox_cgroup cg = {0};
+  if (cgroup_wanted(&c->resources) && enter_cgroup(s, c, &cg, ch.pid, err) < 0) {
+    netns_abort(&net);
+    ns_abort(&ch);
+    container_remove(s, c->id, &ignored);
+    return -1;
+  }
   if (ns_release(&ch, err) < 0) { /* the child is gone already */
     netns_abort(&net);
+    leave_cgroup(s, c, &cg);
     container_remove(s, c->id, &ignored);
     return -1;
   }
@@ -324,6 +430,7 @@ static int start_and_wait(struct nsbox_store *s, const struct nsbox_config *c, s
       ;
     prefer_child_error(psock, err);
     network_disconnect(&link, c);
+    leave_cgroup(s, c, &cg);
     container_remove(s, c->id, &ignored);
     return -1;
   }
@@ -336,6 +443,7 @@ static int start_and_wait(struct nsbox_store *s, const struct nsbox_config *c, s
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
       ;
     network_disconnect(&link, c);
+    leave_cgroup(s, c, &cg);
     *err = cerr;
     err->msg[sizeof(err->msg) - 1] = '\0';
     if (err->exit_code == 0)
@@ -344,6 +452,11 @@ static int start_and_wait(struct nsbox_store *s, const struct nsbox_config *c, s
   }
   int status = wait_status(supervise(pid, set));
   network_disconnect(&link, c);
+  if (leave_cgroup(s, c, &cg) > 0 && status == 128 + SIGKILL) {
+    char limit[32];
+    limits_format_size(c->resources.memory, limit, sizeof(limit));
+    nsbox_notice("container killed: out of memory (limit %s)", limit);
+  }
   return status;
 }
 
@@ -356,7 +469,9 @@ int container_run(struct nsbox_store *s, const struct nsbox_config *c, nsbox_err
    * the child restores the original mask before exec. */
   sigprocmask(SIG_BLOCK, &set, &x.orig_mask);
   int ret = -1, sv[2];
-  if (!c->process.no_init && (x.initfd = initmem_open(err)) < 0) {
+  if (sc_prepare(&c->security, c->security.cap_bounding, &x.seccomp, err) < 0) {
+    /* err says why */
+  } else if (!c->process.no_init && (x.initfd = initmem_open(err)) < 0) {
     /* err says why */
   } else if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
     nsbox_fail(err, errno, "socketpair");
@@ -367,6 +482,7 @@ int container_run(struct nsbox_store *s, const struct nsbox_config *c, nsbox_err
   }
   if (x.initfd >= 0)
     close(x.initfd);
+  sc_prog_free(&x.seccomp);
   sigprocmask(SIG_SETMASK, &x.orig_mask, NULL);
   return ret;
 }

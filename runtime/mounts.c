@@ -12,7 +12,9 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "devices.h"
+#include "masks.h"
 #include "netns.h"
 #include "network.h"
 #include "syscalls.h"
@@ -227,5 +229,13 @@ int mounts_setup(const struct nsbox_config *c, int rootfd, int netsock, nsbox_er
   for (size_t i = 0; i < c->n_mounts; i++)
     if (mount_user(&c->mounts[i], rootfd, err) < 0)
       return -1;
-  return 0;
+  /* The container's own cgroup on /sys/fs/cgroup; where the kernel refuses it and no limit
+   * was asked for, the empty dir of sysfs is as good. */
+  nsbox_error_t cgerr = {0};
+  if (cgroup_mount_inside(rootfd, c->userns, &cgerr) < 0 && cgroup_wanted(&c->resources)) {
+    *err = cgerr;
+    return -1;
+  }
+  /* Last, so that no mount above can uncover what they hide. */
+  return masks_apply(rootfd, err);
 }

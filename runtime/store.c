@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "util.h"
 
 /* A per-user runtime dir must be ours and private, or another user could plant files. */
@@ -293,6 +294,62 @@ int container_set_exited(struct nsbox_store *s, const char *id, int code, nsbox_
   return r;
 }
 
+int container_set_cgroups(struct nsbox_store *s, const char *id, const struct nsbox_cgroup *cg,
+                          nsbox_error_t *err) {
+  cleanup_free char *text = xstrdup("");
+  for (size_t i = 0; i < cg->n_dirs; i++) {
+    char *next = xasprintf("%s%s\n", text, cg->dirs[i]);
+    free(text);
+    text = next;
+  }
+  cleanup_free char *name = xasprintf("%s.cgroups", id);
+  cleanup_close int dfd = open(s->run, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  int r = dfd < 0 ? -errno : write_file_at(dfd, name, text, strlen(text), 0600, true);
+  return r < 0 ? nsbox_fail(err, -r, "write %s/%s", s->run, name) : 0;
+}
+
+void container_clear_cgroups(struct nsbox_store *s, const char *id) {
+  cleanup_free char *p = xasprintf("%s/%s.cgroups", s->run, id);
+  unlink(p);
+}
+
+/* Removes the cgroups recorded for id, and the record once they are all gone (a cgroup with
+ * processes still dying in it stays for a later try). */
+static void reclaim_cgroups(struct nsbox_store *s, const char *id) {
+  cleanup_free char *p = xasprintf("%s/%s.cgroups", s->run, id);
+  cleanup_free char *list = NULL;
+  if (read_file_at(AT_FDCWD, p, &list) < 0)
+    return;
+  if (cgroup_remove_listed(list) == 0)
+    unlink(p);
+}
+
+static int load_info(struct nsbox_store *s, const char *id, struct container_info *ci);
+
+void container_reclaim_cgroups(struct nsbox_store *s) {
+  DIR *d = opendir(s->run);
+  if (d == NULL)
+    return;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    size_t n = strlen(de->d_name);
+    if (n != 64 + 8 || strcmp(de->d_name + 64, ".cgroups") != 0)
+      continue;
+    char id[65];
+    memcpy(id, de->d_name, 64);
+    id[64] = '\0';
+    struct container_info ci;
+    bool alive = false;
+    if (load_info(s, id, &ci) == 0) {
+      alive = ci.monitor != 0; /* its nsbox run still lives and cleans up itself */
+      container_info_free(&ci);
+    }
+    if (!alive)
+      reclaim_cgroups(s, id);
+  }
+  closedir(d);
+}
+
 static int remove_in_userns(void *arg) {
   int r = rm_rf_at(AT_FDCWD, arg);
   return r < 0 ? 1 : 0;
@@ -332,6 +389,7 @@ int container_remove(struct nsbox_store *s, const char *id, nsbox_error_t *err) 
     if (name)
       release_name(s, name, id);
   }
+  reclaim_cgroups(s, id);
   clear_running(s, id);
   /* Renamed out of the way first: an `nsbox run` still finishing writes its exit state into
    * the container's dir, and must not do so into one half removed. */

@@ -8,8 +8,9 @@
  *   containers/ID/{config,state,upper/,work/}  (the overlay is mounted on ID/ itself)
  *   containers/.names/NAME -> ID      the unique-name reservation (symlink: atomic), for
  *                                     names given with --name
- * and below the run dir: ID (pid and start time while it runs) and, for --rm containers,
- * ID.config (their record: they exist only while they run). */
+ * and below the run dir: ID (pid and start time while it runs), ID.cgroups (its cgroup dirs,
+ * while they exist) and, for --rm containers, ID.config (their record: they exist only while
+ * they run). */
 #ifndef NSBOX_STORE_H
 #define NSBOX_STORE_H
 
@@ -50,6 +51,17 @@ int container_create(struct nsbox_store *s, const struct nsbox_config *c, nsbox_
 
 int container_set_running(struct nsbox_store *s, const char *id, pid_t pid, nsbox_error_t *err);
 int container_set_exited(struct nsbox_store *s, const char *id, int code, nsbox_error_t *err);
+
+struct nsbox_cgroup;
+
+/* The container's cgroup dirs, recorded in the run dir (run/ID.cgroups) while they exist, so
+ * that they are removed even when the `nsbox run` that made them was killed. */
+int container_set_cgroups(struct nsbox_store *s, const char *id, const struct nsbox_cgroup *cg,
+                          nsbox_error_t *err);
+void container_clear_cgroups(struct nsbox_store *s, const char *id);
+
+/* Removes the recorded cgroups of containers whose `nsbox run` is gone. */
+void container_reclaim_cgroups(struct nsbox_store *s);
 
 /* Removes everything of a container (its layer through the user namespace when files in it
  * belong to subordinate ids). */
