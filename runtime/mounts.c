@@ -214,13 +214,25 @@ static int mount_user(const struct nsbox_mount *m, int rootfd, nsbox_error_t *er
                      m->destination, err);
 }
 
+/* How many group ids the container has: all of them as root, its mappings in a user
+ * namespace. */
+static unsigned long mapped_gids(const struct nsbox_config *c) {
+  if (!c->userns)
+    return 2147483648UL;
+  unsigned long n = 0;
+  for (size_t i = 0; i < c->idmaps.n_gid; i++)
+    n += c->idmaps.gid[i].size;
+  return n ? n : 1;
+}
+
 int mounts_setup(const struct nsbox_config *c, int rootfd, int netsock, nsbox_error_t *err) {
   if (mount_proc(rootfd, err) < 0 || devices_setup(c, rootfd, err) < 0)
     return -1;
   /* sysfs shows the network devices of the namespace that mounts it, and a user namespace
    * may mount it only with a network namespace of its own: join ours first. */
   char addr[INET6_ADDRSTRLEN] = "";
-  if (netsock >= 0 && netns_receive(netsock, addr, err) < 0)
+  if (netsock >= 0 && (netns_receive(netsock, addr, err) < 0 ||
+                       netns_allow_ping(mapped_gids(c) - 1, err) < 0))
     return -1;
   if (mount_sys(c, rootfd, err) < 0)
     return -1;

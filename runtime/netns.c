@@ -171,3 +171,12 @@ int netns_receive(int sock, char *addr, nsbox_error_t *err) {
   memcpy(addr, m.addr, sizeof(m.addr));
   return loopback_up(err);
 }
+
+int netns_allow_ping(unsigned long max_gid, nsbox_error_t *err) {
+  char v[48];
+  snprintf(v, sizeof(v), "0 %lu", max_gid);
+  cleanup_close int fd = open("/proc/sys/net/ipv4/ping_group_range", O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || write(fd, v, strlen(v)) < 0)
+    return nsbox_fail(err, errno, "set net.ipv4.ping_group_range in the container");
+  return 0;
+}

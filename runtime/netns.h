@@ -36,4 +36,8 @@ int netns_send(int sock, int errnum, int fd, const char *addr, nsbox_error_t *er
  * copies the address into addr (INET6_ADDRSTRLEN bytes). */
 int netns_receive(int sock, char *addr, nsbox_error_t *err);
 
+/* In the container's own network namespace: lets groups 0..max_gid open ICMP echo sockets, so
+ * that ping works without CAP_NET_RAW (which containers do not get), as podman does. */
+int netns_allow_ping(unsigned long max_gid, nsbox_error_t *err);
+
 #endif

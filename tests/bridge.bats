@@ -55,7 +55,9 @@ links() { "$IP" -o link show | awk -F': ' '{ print $2 }' | sed 's/@.*//' | sort;
   is_root_mode || skip "nsbox0 is root's; the rootless test uses nsboxt0"
   start_server_ctr bridge
   [[ $CTR_ADDR =~ ^10\.88\.[0-9]+\.[0-9]+$ ]]
-  run nsbox run --rm --network bridge busybox sh -c \
+  # busybox's ping opens a raw socket only (no ICMP datagram sockets): it needs NET_RAW,
+  # which containers do not get by default.
+  run nsbox run --rm --network bridge --cap-add NET_RAW busybox sh -c \
     "ping -c 1 -W 5 $CTR_ADDR >/dev/null && echo pinged; nc $CTR_ADDR 7000 </dev/null; ip -4 -o addr show eth0"
   [ "$status" -eq 0 ]
   [ "${lines[0]}" = pinged ]
