@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "cgroup_internal.h"
-#include "limits.h"
 #include "mounts.h"
 #include "util.h"
 
@@ -162,8 +161,8 @@ static int v1_write_limits(char *const dir[C_N], const struct nsbox_resources *r
     if (cg_write(dir[C_CPU], "cpu.cfs_quota_us", buf, err) < 0)
       return -1;
   }
-  if (r->cpu_weight) {
-    snprintf(buf, sizeof(buf), "%llu", (unsigned long long)limits_weight_to_shares(r->cpu_weight));
+  if (r->cpu_shares) {
+    snprintf(buf, sizeof(buf), "%llu", (unsigned long long)r->cpu_shares);
     if (cg_write(dir[C_CPU], "cpu.shares", buf, err) < 0)
       return -1;
   }

@@ -318,9 +318,13 @@ static int settle_limits(struct nsbox_config *c, struct run_opts *o) {
     long long v;
     if (opt_number("--cpu-shares", o->cpu_shares, 2, 262144, &v) != 0)
       return 125;
+    r->cpu_shares = (uint64_t)v;
     if (r->cpu_weight == 0)
-      r->cpu_weight = limits_shares_to_weight((uint64_t)v);
+      r->cpu_weight = limits_shares_to_weight(r->cpu_shares);
   }
+  /* Each version gets the value given on its own scale, converted only when it was not. */
+  if (r->cpu_weight && r->cpu_shares == 0)
+    r->cpu_shares = limits_weight_to_shares(r->cpu_weight);
   if (r->memory_swap && r->memory == 0)
     return cli_usage_error("--memory-swap needs --memory as well (it is memory plus swap)");
   if (r->memory_swap > 0 && r->memory_swap < r->memory)

@@ -33,7 +33,8 @@ struct nsbox_resources {
   int64_t memory_swap; /* memory plus swap in bytes, -1 unlimited swap (--memory-swap) */
   uint64_t cpu_quota;  /* microseconds per cpu_period (--cpus) */
   uint64_t cpu_period;
-  uint64_t cpu_weight; /* 1..10000, cgroup v2's scale (--cpu-weight, --cpu-shares) */
+  uint64_t cpu_weight; /* 1..10000, cgroup v2's scale (--cpu-weight, or from --cpu-shares) */
+  uint64_t cpu_shares; /* 2..262144, cgroup v1's scale (--cpu-shares, or from --cpu-weight) */
   int64_t pids_limit;  /* -1 unlimited (--pids-limit) */
 };
 

@@ -49,7 +49,7 @@ struct nsbox_seccomp_prog {
   int len;
 };
 static int sc_prepare(const struct nsbox_security *s, uint64_t c, struct nsbox_seccomp_prog *p,
-                           nsbox_error_t *e) {
+                      nsbox_error_t *e) {
   return 0;
 }
 static int sc_load(const struct nsbox_seccomp_prog *p, nsbox_error_t *e) {
@@ -182,7 +182,8 @@ static int set_rlimits(const struct nsbox_process *p, nsbox_error_t *err) {
     getrlimit(rl->resource, &now);
     if (e == EPERM && rl->limit.rlim_max > now.rlim_max)
       return nsbox_fail(err, 0,
-                        "--ulimit: a hard limit above nsbox's own (%llu) needs root on the host",
+                        "--ulimit: a hard limit above nsbox's own (%llu) needs privilege on the "
+                        "host (root with CAP_SYS_RESOURCE)",
                         (unsigned long long)now.rlim_max);
     return nsbox_fail(err, e, "--ulimit");
   }

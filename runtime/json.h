@@ -1,0 +1,69 @@
+/* A small strict JSON parser (RFC 8259) that builds a tree of values, for the files nsbox
+ * reads in that format (seccomp profiles). No extensions: no comments, no trailing commas, no
+ * NaN; the text must be UTF-8 and is checked; a key twice in one object and nesting deeper
+ * than JSON_MAX_DEPTH are errors. The caller owns the tree and frees it with json_free(). */
+#ifndef NSBOX_JSON_H
+#define NSBOX_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define JSON_MAX_DEPTH 64
+
+enum json_type { JSON_NULL, JSON_BOOL, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSON_OBJECT };
+
+struct json_member;
+
+struct json_value {
+  enum json_type type;
+  unsigned line; /* where the value starts, for the caller's messages */
+  union {
+    bool boolean;
+    struct {
+      double d;      /* always set (strtod) */
+      uint64_t abs;  /* integer: the magnitude */
+      bool integer;  /* no fraction, no exponent and |value| < 2^64 */
+      bool negative; /* a leading '-' */
+    } num;
+    struct {
+      char *s;    /* NUL-terminated; holds a NUL of its own when \u0000 was in it */
+      size_t len; /* bytes, without the terminating NUL */
+    } str;
+    struct {
+      struct json_value *items;
+      size_t n;
+    } arr;
+    struct {
+      struct json_member *items; /* in the order of the text */
+      size_t n;
+    } obj;
+  } u;
+};
+
+struct json_member {
+  char *key; /* NUL-terminated */
+  size_t key_len;
+  struct json_value value;
+};
+
+/* Parses text[0..len) into *out. Returns 0, or -1 with err filled as "line L, column C
+ * (byte B): what was wrong" and *out left as JSON_NULL. */
+int json_parse(const char *text, size_t len, struct json_value *out, nsbox_error_t *err);
+
+/* Frees what json_parse() built below v and makes v JSON_NULL. */
+void json_free(struct json_value *v);
+
+/* The member `key` of an object; NULL when absent or when obj is not an object. */
+const struct json_value *json_get(const struct json_value *obj, const char *key);
+
+/* An integer number that fits: 0, or -1 (not a number, not an integer, out of range). */
+int json_u64(const struct json_value *v, uint64_t *out);
+int json_i64(const struct json_value *v, int64_t *out);
+
+/* "a string", "an object" ...: for messages such as "expected an array, not a string". */
+const char *json_type_name(enum json_type t);
+
+#endif
