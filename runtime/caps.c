@@ -69,6 +69,14 @@ int caps_parse(const char *list, uint64_t *out, char *why, size_t len) {
   return 0;
 }
 
+uint64_t caps_available(void) {
+  uint64_t have = 0;
+  for (int c = 0; c <= last_cap(); c++)
+    if (cap_get_bound((cap_value_t)c) == 1)
+      have |= BIT(c);
+  return have;
+}
+
 int caps_limit_bounding(uint64_t bounding, nsbox_error_t *err) {
   for (int c = 0; c <= last_cap(); c++)
     if (!(bounding & BIT(c)) && cap_drop_bound((cap_value_t)c) < 0)

@@ -23,6 +23,10 @@ uint64_t caps_all(void);
  * Returns 0, or -1 with why filled. */
 int caps_parse(const char *list, uint64_t *out, char *why, size_t len);
 
+/* The capabilities this process can still pass on: its bounding set. A container never gets
+ * one outside it (root in a restricted sandbox lacks some). */
+uint64_t caps_available(void);
+
 /* Drops every capability not in `bounding` from the bounding set and keeps the permitted set
  * across the coming change of user. Before switch of user. */
 int caps_limit_bounding(uint64_t bounding, nsbox_error_t *err);

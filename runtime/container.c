@@ -195,7 +195,11 @@ static int set_rlimits(const struct nsbox_process *p, nsbox_error_t *err) {
  * CAP_SYS_ADMIN, so then it goes in before the capabilities are set. */
 static int confine(struct child_ctx *x, char **home, nsbox_error_t *err) {
   const struct nsbox_config *c = x->c;
-  const struct nsbox_security *sec = &c->security;
+  struct nsbox_security sec_now = c->security;
+  const struct nsbox_security *sec = &sec_now;
+  /* What nsbox itself lacks cannot be given; ALL means all that nsbox has. */
+  sec_now.cap_bounding &= caps_available();
+  sec_now.cap_added &= sec_now.cap_bounding;
   /* Its own session: without a controlling terminal, TIOCSTI cannot push input into the
    * caller's terminal (bubblewrap CVE-2017-5226). */
   if (setsid() < 0)
