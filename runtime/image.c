@@ -106,6 +106,7 @@ struct import_ctx {
   bool can_mknod;
   const struct nsbox_idmaps *maps; /* NULL as root */
   int report_fd;
+  int lock_fd; /* the parent's lock on the temporary dir */
 };
 
 /* Refuses absolute names and any ".." component: tar entries name places inside the image. */
@@ -225,6 +226,9 @@ static int extract(struct import_ctx *x, struct import_report *rep, nsbox_error_
 static int import_child(void *arg) {
   struct import_ctx *x = arg;
   struct import_report rep = {0};
+  /* The lock says "an nsbox import lives": the parent's alone, so that it goes with a
+   * SIGKILLed parent at once, not when this child has died of the parent-death signal. */
+  close(x->lock_fd);
   /* Interrupts are the parent's to handle; it cleans up after us. */
   int r = extract(x, &rep, &rep.err);
   if (write(x->report_fd, &rep, sizeof(rep)) < 0)
@@ -382,7 +386,8 @@ static int import_into(struct nsbox_store *s, const char *tmp, int in, const cha
   struct import_ctx x = {.in_fd = in,
                          .rootfs = rootfs,
                          .can_mknod = !s->rootless,
-                         .maps = s->rootless ? &s->idmaps : NULL};
+                         .maps = s->rootless ? &s->idmaps : NULL,
+                         .lock_fd = lock};
   struct import_report rep = {0};
   if (run_import(&x, &rep, err) < 0)
     return -1;

@@ -166,7 +166,7 @@ nsbox_cgroups() {
 
 @test "limits: the cgroup of an nsbox killed with SIGKILL is reclaimed by the next run" {
   need_limits
-  start_ready --network none --memory 64m busybox sh -c 'echo ready; exec sleep 1000'
+  start_ready --rm --network none --memory 64m busybox sh -c 'echo ready; exec sleep 1000'
   local left
   left=$(nsbox_cgroups)
   [ -n "$left" ]
@@ -184,6 +184,8 @@ nsbox_cgroups() {
   run nsbox run --rm --network none busybox true
   [ "$status" -eq 0 ]
   [ -z "$(nsbox_cgroups)" ]
+  nsbox ps -a >/dev/null # finishes what --rm promised, as after any killed nsbox run
+  [ -z "$(run_dir_entries)" ]
 }
 
 @test "limits: rootless where the kernel gives no cgroup: one line, exit 125, nothing left" {
