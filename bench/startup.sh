@@ -180,3 +180,27 @@ awk -v n="$nsbox" -v f="$floor" -v b="$bwrap" 'BEGIN {
 	if (!n || !f) { print "result: no nsbox or floor row"; exit }
 	printf "result: nsbox %.2fx floor, %s 1.5x%s\n", n / f, n <= 1.5 * f ? "within" : "over",
 		b ? (n < b ? ", faster than bwrap" : ", slower than bwrap") : "" }'
+
+# Limits: the same start-up with `--memory 256m --pids-limit 100` next to the plain run, to
+# show what a cgroup of its own costs (made, entered, read for OOM kills and removed per
+# run). Rootless limits need a delegated cgroup v2 subtree; on a cgroup v1 host only root
+# can have them, so this part runs as root, with a store of root's own.
+echo
+if ((EUID != 0)); then
+	echo "limits: skipped (needs root here: cgroup v1 gives normal users no cgroups)"
+	exit 0
+fi
+"$W/nsbox" --root "$W/rootstore" image import "$repo/out/busybox.tar" busybox >/dev/null
+lim_plain="$W/nsbox --root $W/rootstore run --rm --network none busybox true"
+lim_limits="$W/nsbox --root $W/rootstore run --rm --network none --memory 256m --pids-limit 100 busybox true"
+if ! $lim_limits 2>"$W/probe.err"; then
+	echo "limits: skipped: $(head -c 200 "$W/probe.err")"
+	exit 0
+fi
+echo "limits, as root (cgroup $(stat -f -c %T /sys/fs/cgroup | sed 's/cgroup2fs/v2/; s/tmpfs/v1/')):"
+hyperfine -N --style basic --warmup "$WARMUP" --runs "$RUNS" --export-json "$W/lim.json" \
+	-n plain "$lim_plain" -n limits "$lim_limits"
+jq -r '.results[] | [.command, .median] | @tsv' "$W/lim.json" |
+	awk -F'\t' '{ md[$1] = $2 * 1e3 }
+	END { printf "result: plain %.2f ms, --memory 256m --pids-limit 100 %.2f ms: %.2fx plain\n",
+		md["plain"], md["limits"], md["limits"] / md["plain"] }'
