@@ -27,7 +27,8 @@ BUILD_PKGS=(
 )
 IMAGE_PKGS=("busybox-static:/bin/busybox")
 TEST_PKGS=("bats:bats" "uidmap:newuidmap" "util-linux:unshare" "file:file" "procps:ps" "zstd:zstd"
-  "slirp4netns:slirp4netns" "passt:pasta" "nftables:/usr/sbin/nft" "iproute2:ip")
+  "slirp4netns:slirp4netns" "passt:pasta" "nftables:/usr/sbin/nft" "iproute2:ip"
+  "qemu-system-x86:qemu-system-x86_64" "cpio:cpio")
 
 have() { case $1 in /*) [ -e "$1" ] ;; *) command -v "$1" >/dev/null 2>&1 ;; esac; }
 

@@ -22,9 +22,9 @@
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
 
-/* The leaf nsbox moves a delegated cgroup's processes into, so that controllers can be
- * enabled for its children (cgroup v2 allows no processes in a cgroup with controllers
- * enabled for children: the "no internal processes" rule). */
+/* The leaf nsbox moves a cgroup's processes into, so that controllers can be enabled for its
+ * children (cgroup v2 allows no processes in a cgroup with controllers enabled for children:
+ * the "no internal processes" rule). */
 #define LEAF_NAME "nsbox-leaf"
 
 static const struct cgroup_ops cgroup_v2_ops;
@@ -239,24 +239,23 @@ static int enable_controllers(const char *base, const char *const *need, size_t 
                         "does not delegate it: for a user, systemd's Delegate=yes or an "
                         "administrator's cgroup.subtree_control enables it)",
                         need[i], base);
+  /* Processes in base itself (nsbox, the shell that started it) go to a leaf first. Not only
+   * when the kernel refuses a controller (EBUSY, memory): the threaded-capable cpu and pids
+   * are enabled even with processes present, and then base turns "domain threaded" and its
+   * new child "domain invalid", into which no process can move (EOPNOTSUPP). The root cgroup
+   * is exempt from the rule and its processes cannot all move. */
+  if (strcmp(base, CGROUP_ROOT) != 0) {
+    cleanup_free char *procs = read_text(base, "cgroup.procs");
+    if (*procs && move_to_leaf(base, err) < 0)
+      return -1;
+  }
   cleanup_free char *on = read_text(base, "cgroup.subtree_control");
-  bool moved = false;
   for (size_t i = 0; i < n; i++) {
     if (list_has(on, need[i]))
       continue;
     cleanup_free char *plus = xasprintf("+%s", need[i]);
-    nsbox_error_t first = {0};
-    if (cg_write(base, "cgroup.subtree_control", plus, &first) == 0)
-      continue;
-    if (first.errnum != EBUSY || moved) {
-      *err = first;
+    if (cg_write(base, "cgroup.subtree_control", plus, err) < 0)
       return -1;
-    }
-    /* Processes in base itself (nsbox and its caller): move them to a leaf, once. */
-    if (move_to_leaf(base, err) < 0)
-      return -1;
-    moved = true;
-    i--;
   }
   return 0;
 }
