@@ -24,7 +24,7 @@ NET_SRC := net/nsbox-net.c net/up.c net/release.c net/rtnl.c net/lease.c net/nft
 NET_OBJ := $(NET_SRC:%.c=$(OUT)/obj/%.o)
 
 TEST_BINS := $(OUT)/unit-tests $(OUT)/deny-userns $(OUT)/netpeer $(OUT)/pidfd-exec \
-             $(OUT)/net-unit-tests
+             $(OUT)/net-unit-tests $(OUT)/sysprobe
 
 .PHONY: all tests
 all: $(OUT)/nsbox $(OUT)/nsbox-init $(OUT)/nsbox-net
@@ -61,10 +61,13 @@ $(OUT)/netpeer: $(OUT)/obj/tests/helpers/netpeer.o
 $(OUT)/pidfd-exec: $(OUT)/obj/tests/helpers/pidfd-exec.o
 	$(CC) $(LDFLAGS) $^ -o $@
 
+$(OUT)/sysprobe: $(OUT)/obj/tests/helpers/sysprobe.o
+	$(CC) $(LDFLAGS) $^ -o $@
+
 # nsbox-net's unit tests link its objects but its main().
 $(OUT)/net-unit-tests: $(OUT)/obj/net/unit.o $(filter-out %/nsbox-net.o,$(NET_OBJ))
 	$(CC) $(LDFLAGS) $^ -o $@
 
 -include $(INIT_OBJ:.o=.d) $(RT_OBJ:.o=.d) $(NET_OBJ:.o=.d) $(OUT)/obj/tests/unit/unit.d \
   $(OUT)/obj/tests/helpers/deny-userns.d $(OUT)/obj/tests/helpers/netpeer.d \
-  $(OUT)/obj/tests/helpers/pidfd-exec.d $(OUT)/obj/net/unit.d
+  $(OUT)/obj/tests/helpers/pidfd-exec.d $(OUT)/obj/tests/helpers/sysprobe.d $(OUT)/obj/net/unit.d

@@ -44,19 +44,7 @@
 #include "netns.h"
 #include "network.h"
 #include "rootfs.h"
-#if 1 /* TEMPORARY until seccomp.c lands */
-struct nsbox_seccomp_prog {
-  int len;
-};
-static int sc_prepare(const struct nsbox_security *s, uint64_t c, struct nsbox_seccomp_prog *p,
-                      nsbox_error_t *e) {
-  return 0;
-}
-static int sc_load(const struct nsbox_seccomp_prog *p, nsbox_error_t *e) {
-  return 0;
-}
-static void sc_prog_free(struct nsbox_seccomp_prog *p) {}
-#endif
+#include "seccomp.h"
 #include "syscalls.h"
 #include "userns.h"
 #include "util.h"
@@ -206,7 +194,7 @@ static int confine(struct child_ctx *x, char **home, nsbox_error_t *err) {
     return nsbox_fail(err, errno, "setsid");
   if (caps_limit_bounding(sec->cap_bounding, err) < 0)
     return -1;
-  if (!sec->no_new_privs && sc_load(&x->seccomp, err) < 0)
+  if (!sec->no_new_privs && nsbox_seccomp_load(&x->seccomp, err) < 0)
     return -1;
   bool root_user = false;
   if (switch_user(c, home, &root_user, err) < 0 ||
@@ -215,7 +203,7 @@ static int confine(struct child_ctx *x, char **home, nsbox_error_t *err) {
   if (sec->no_new_privs) {
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
       return nsbox_fail(err, errno, "prctl(PR_SET_NO_NEW_PRIVS)");
-    if (sc_load(&x->seccomp, err) < 0)
+    if (nsbox_seccomp_load(&x->seccomp, err) < 0)
       return -1;
   }
   return 0;
@@ -474,7 +462,7 @@ int container_run(struct nsbox_store *s, const struct nsbox_config *c, nsbox_err
    * the child restores the original mask before exec. */
   sigprocmask(SIG_BLOCK, &set, &x.orig_mask);
   int ret = -1, sv[2];
-  if (sc_prepare(&c->security, c->security.cap_bounding, &x.seccomp, err) < 0) {
+  if (nsbox_seccomp_prepare(&c->security, c->security.cap_bounding, &x.seccomp, err) < 0) {
     /* err says why */
   } else if (!c->process.no_init && (x.initfd = initmem_open(err)) < 0) {
     /* err says why */
@@ -487,7 +475,7 @@ int container_run(struct nsbox_store *s, const struct nsbox_config *c, nsbox_err
   }
   if (x.initfd >= 0)
     close(x.initfd);
-  sc_prog_free(&x.seccomp);
+  nsbox_seccomp_prog_free(&x.seccomp);
   sigprocmask(SIG_SETMASK, &x.orig_mask, NULL);
   return ret;
 }

@@ -77,7 +77,7 @@ int limits_parse_size(const char *s, int64_t min, int64_t *out, char *why, size_
     p++;
   if (*p != '\0')
     return FAIL("\"%s\" is not a size (a number with an optional unit: 512k, 64m, 1.5g)", s);
-  if (scale == 1 && frac != 0)
+  if (scale == 1 && strchr(s, '.'))
     return FAIL("\"%s\": a size in bytes has no fraction", s);
   if (whole > (uint64_t)INT64_MAX / scale || whole * scale > (uint64_t)INT64_MAX - frac)
     return FAIL("\"%s\" is too large", s);

@@ -26,7 +26,7 @@ cleanup() {
 trap cleanup EXIT
 mkdir -p "$stage/out"
 cp out/nsbox out/nsbox-init out/nsbox-net out/busybox.tar out/unit-tests out/deny-userns \
-  out/pidfd-exec out/netpeer out/net-unit-tests "$stage/out/"
+  out/pidfd-exec out/netpeer out/net-unit-tests out/sysprobe "$stage/out/"
 cp -r tests "$stage/tests"
 [ -d bench ] && cp -r bench "$stage/bench"
 # Fixtures only root can make: a tarball holding a device node.
@@ -39,6 +39,14 @@ if [ "$(id -u)" -eq 0 ]; then
   rm -rf "$stage/devroot" "$stage/tests/fixtures/busybox.tar"
 fi
 chmod -R a+rX "$stage"
+
+# The minimal-host VM that tests/vm.bats boots in the root suite, where it can boot (else the
+# tests say why they skip): its kernel (downloaded once into the build cache) and an initramfs
+# with this nsbox, made here from the checkout.
+if [ "$(id -u)" -eq 0 ] && tests/vm/boot.sh --check "$stage/vm" 2>/dev/null; then
+  NSBOX_TEST_VM=$(tests/vm/prepare.sh) || NSBOX_TEST_VM="(tests/vm/prepare.sh failed)"
+  export NSBOX_TEST_VM
+fi
 
 # Networking fixtures (root only). nsbox-net beside nsbox, setuid root as an administrator
 # would install it. A tmpfs (device nodes allowed) holds /dev/net/tun nodes of mode 0666,

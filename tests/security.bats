@@ -5,6 +5,8 @@
 
 load helpers
 
+PROBE="$BATS_TEST_DIRNAME/../out/sysprobe"
+
 # podman's default set: CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP
 # NET_BIND_SERVICE SYS_CHROOT SETFCAP.
 DEFAULT_CAPS=00000000800405fb
@@ -155,6 +157,10 @@ uid1000_mapped() { is_root_mode || has_subids; }
   local n
   n=$(grep -E '^[0-9]+$' <<<"$output" | head -1)
   [ "$n" -le 4 ]
+  # Not even with SYS_PTRACE can the container attach to a host process: it cannot name one.
+  run nsbox run --rm --network none --cap-add SYS_PTRACE -e SYSPROBE_PID=$host_pid \
+    -v "$PROBE:/sysprobe:ro" busybox /sysprobe ptrace-attach
+  [ "$output" = "ptrace-attach ESRCH" ]
 }
 
 @test "security: the command runs in a session of its own (no TIOCSTI into the caller's terminal)" {
@@ -163,4 +169,17 @@ uid1000_mapped() { is_root_mode || has_subids; }
   [ "$status" -eq 0 ]
   [ "${lines[0]}" = 1 ]
   [ "${lines[1]}" = 1 ]
+}
+
+@test "security: TIOCSTI on the caller's terminal is refused inside, with or without seccomp" {
+  command -v script >/dev/null || skip "script (util-linux) is needed for a terminal"
+  # On a terminal of its own (script's pty) the probe may push input on the host; in the
+  # container the same terminal is not its controlling one any more.
+  run script -qec "$PROBE tiocsti" /dev/null
+  [[ $output == *"tiocsti ok"* ]]
+  for opt in "" "--security-opt seccomp=unconfined"; do
+    run script -qec "$NSBOX ${NSBOX_TEST_ROOT:+--root $NSBOX_TEST_ROOT} run --rm --network none $opt -v $PROBE:/sysprobe:ro busybox /sysprobe tiocsti" /dev/null
+    echo "$opt: $output"
+    [[ $output == *"tiocsti EPERM"* ]]
+  done
 }
