@@ -54,6 +54,15 @@ int cg_write(const char *dir, const char *file, const char *value, nsbox_error_t
   return 0;
 }
 
+int cg_write_num(const char *dir, const char *file, long long value, nsbox_error_t *err) {
+  char buf[24];
+  if (value < 0)
+    snprintf(buf, sizeof(buf), "max");
+  else
+    snprintf(buf, sizeof(buf), "%lld", value);
+  return cg_write(dir, file, buf, err);
+}
+
 unsigned long cg_read_key(const char *dir, const char *file, const char *key) {
   cleanup_free char *path = xasprintf("%s/%s", dir, file);
   cleanup_free char *data = NULL;
@@ -275,45 +284,30 @@ static char *v2_base(nsbox_error_t *err) {
 }
 
 static int v2_write_limits(const char *dir, const struct nsbox_resources *r, nsbox_error_t *err) {
-  char buf[64];
-  if (r->memory) {
-    snprintf(buf, sizeof(buf), "%lld", (long long)r->memory);
-    if (cg_write(dir, "memory.max", buf, err) < 0)
-      return -1;
-  }
+  if (r->memory && cg_write_num(dir, "memory.max", r->memory, err) < 0)
+    return -1;
   /* docker's swap: --memory-swap is memory plus swap; unset, as much swap as memory. */
   if (r->memory_swap || r->memory) {
     int64_t swap = r->memory_swap < 0   ? -1
                    : r->memory_swap > 0 ? r->memory_swap - r->memory
                                         : r->memory;
-    if (swap < 0)
-      snprintf(buf, sizeof(buf), "max");
-    else
-      snprintf(buf, sizeof(buf), "%lld", (long long)swap);
     cleanup_free char *p = xasprintf("%s/memory.swap.max", dir);
     /* Without swap accounting the file is missing: fine unless swap was asked for. */
-    if ((r->memory_swap || access(p, F_OK) == 0) && cg_write(dir, "memory.swap.max", buf, err) < 0)
+    if ((r->memory_swap || access(p, F_OK) == 0) &&
+        cg_write_num(dir, "memory.swap.max", swap, err) < 0)
       return -1;
   }
   if (r->cpu_quota) {
+    char buf[48];
     snprintf(buf, sizeof(buf), "%llu %llu", (unsigned long long)r->cpu_quota,
              (unsigned long long)r->cpu_period);
     if (cg_write(dir, "cpu.max", buf, err) < 0)
       return -1;
   }
-  if (r->cpu_weight) {
-    snprintf(buf, sizeof(buf), "%llu", (unsigned long long)r->cpu_weight);
-    if (cg_write(dir, "cpu.weight", buf, err) < 0)
-      return -1;
-  }
-  if (r->pids_limit) {
-    if (r->pids_limit < 0)
-      snprintf(buf, sizeof(buf), "max");
-    else
-      snprintf(buf, sizeof(buf), "%lld", (long long)r->pids_limit);
-    if (cg_write(dir, "pids.max", buf, err) < 0)
-      return -1;
-  }
+  if (r->cpu_weight && cg_write_num(dir, "cpu.weight", (long long)r->cpu_weight, err) < 0)
+    return -1;
+  if (r->pids_limit && cg_write_num(dir, "pids.max", r->pids_limit, err) < 0)
+    return -1;
   return 0;
 }
 

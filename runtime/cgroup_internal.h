@@ -22,6 +22,9 @@ extern const struct cgroup_ops cgroup_v1_ops;
 /* Writes value to dir/file. Returns 0 or -1 with err naming the file. */
 int cg_write(const char *dir, const char *file, const char *value, nsbox_error_t *err);
 
+/* Writes a number to dir/file; a negative one as "max" (unlimited). */
+int cg_write_num(const char *dir, const char *file, long long value, nsbox_error_t *err);
+
 /* The number after `key ` in the flat-keyed file dir/file ("oom_kill 3"); 0 when absent. */
 unsigned long cg_read_key(const char *dir, const char *file, const char *key);
 

@@ -132,16 +132,12 @@ static char *cgroup_dir(const struct v1_mount *m, const char *ctl, const char *n
 
 static int v1_write_limits(char *const dir[C_N], const struct nsbox_resources *r,
                            nsbox_error_t *err) {
-  char buf[64];
-  if (r->memory) {
-    snprintf(buf, sizeof(buf), "%lld", (long long)r->memory);
-    if (cg_write(dir[C_MEMORY], "memory.limit_in_bytes", buf, err) < 0)
-      return -1;
-  }
+  if (r->memory && cg_write_num(dir[C_MEMORY], "memory.limit_in_bytes", r->memory, err) < 0)
+    return -1;
   if (r->memory_swap || r->memory) {
-    /* memsw is memory plus swap; docker's default allows as much swap as memory. */
+    /* memsw is memory plus swap; docker's default allows as much swap as memory. v1 writes
+     * unlimited as -1, not "max". */
     int64_t total = r->memory_swap ? r->memory_swap : 2 * r->memory;
-    snprintf(buf, sizeof(buf), "%lld", (long long)(total < 0 ? -1 : total));
     cleanup_free char *p = xasprintf("%s/memory.memsw.limit_in_bytes", dir[C_MEMORY]);
     /* The file exists only with swap accounting (swapaccount=1). */
     if (access(p, F_OK) < 0) {
@@ -149,31 +145,19 @@ static int v1_write_limits(char *const dir[C_N], const struct nsbox_resources *r
         return nsbox_fail(err, 0,
                           "--memory-swap: this kernel does not account swap in cgroup v1 (boot "
                           "it with swapaccount=1)");
-    } else if (cg_write(dir[C_MEMORY], "memory.memsw.limit_in_bytes", buf, err) < 0) {
+    } else if (total < 0 ? cg_write(dir[C_MEMORY], "memory.memsw.limit_in_bytes", "-1", err)
+                         : cg_write_num(dir[C_MEMORY], "memory.memsw.limit_in_bytes", total, err)) {
       return -1;
     }
   }
-  if (r->cpu_quota) {
-    snprintf(buf, sizeof(buf), "%llu", (unsigned long long)r->cpu_period);
-    if (cg_write(dir[C_CPU], "cpu.cfs_period_us", buf, err) < 0)
-      return -1;
-    snprintf(buf, sizeof(buf), "%llu", (unsigned long long)r->cpu_quota);
-    if (cg_write(dir[C_CPU], "cpu.cfs_quota_us", buf, err) < 0)
-      return -1;
-  }
-  if (r->cpu_shares) {
-    snprintf(buf, sizeof(buf), "%llu", (unsigned long long)r->cpu_shares);
-    if (cg_write(dir[C_CPU], "cpu.shares", buf, err) < 0)
-      return -1;
-  }
-  if (r->pids_limit) {
-    if (r->pids_limit < 0)
-      snprintf(buf, sizeof(buf), "max");
-    else
-      snprintf(buf, sizeof(buf), "%lld", (long long)r->pids_limit);
-    if (cg_write(dir[C_PIDS], "pids.max", buf, err) < 0)
-      return -1;
-  }
+  if (r->cpu_quota &&
+      (cg_write_num(dir[C_CPU], "cpu.cfs_period_us", (long long)r->cpu_period, err) < 0 ||
+       cg_write_num(dir[C_CPU], "cpu.cfs_quota_us", (long long)r->cpu_quota, err) < 0))
+    return -1;
+  if (r->cpu_shares && cg_write_num(dir[C_CPU], "cpu.shares", (long long)r->cpu_shares, err) < 0)
+    return -1;
+  if (r->pids_limit && cg_write_num(dir[C_PIDS], "pids.max", r->pids_limit, err) < 0)
+    return -1;
   return 0;
 }
 

@@ -44,26 +44,11 @@ int limits_parse_size(const char *s, int64_t min, int64_t *out, char *why, size_
   /* The unit decides the scale of the fraction: find it first. */
   const char *u = s + strspn(s, "0123456789.");
   uint64_t scale = 1;
-  switch (*u == ' ' ? u[1] : *u) {
-  case 'k':
-  case 'K':
-    scale = 1ULL << 10;
-    break;
-  case 'm':
-  case 'M':
-    scale = 1ULL << 20;
-    break;
-  case 'g':
-  case 'G':
-    scale = 1ULL << 30;
-    break;
-  case 't':
-  case 'T':
-    scale = 1ULL << 40;
-    break;
-  default:
-    break;
-  }
+  /* k, m, g, t: 2^10, 2^20, 2^30, 2^40 */
+  const char *units = "kmgt", *unit = NULL;
+  char uc = *u == ' ' ? u[1] : *u;
+  if (uc != '\0' && (unit = strchr(units, uc | 0x20)) != NULL)
+    scale = 1ULL << (10 * (unit - units + 1));
   if (parse_decimal(&p, scale, &whole, &frac) < 0)
     return FAIL("\"%s\" is not a size (a number with an optional unit: 512k, 64m, 1.5g)", s);
   if (*p == ' ')

@@ -231,8 +231,8 @@ int mounts_setup(const struct nsbox_config *c, int rootfd, int netsock, nsbox_er
   /* sysfs shows the network devices of the namespace that mounts it, and a user namespace
    * may mount it only with a network namespace of its own: join ours first. */
   char addr[INET6_ADDRSTRLEN] = "";
-  if (netsock >= 0 && (netns_receive(netsock, addr, err) < 0 ||
-                       netns_allow_ping(mapped_gids(c) - 1, err) < 0))
+  if (netsock >= 0 &&
+      (netns_receive(netsock, addr, err) < 0 || netns_allow_ping(mapped_gids(c) - 1, err) < 0))
     return -1;
   if (mount_sys(c, rootfd, err) < 0)
     return -1;

@@ -250,7 +250,8 @@ static int write_state(struct nsbox_store *s, const char *id, const char *text,
 }
 
 /* The start time of a process (clock ticks since boot), so a recycled pid is not mistaken
- * for the container's. 0 when the process is gone. */
+ * for the container's. 0 when the process is gone, or dead and only waiting to be reaped (a
+ * zombie: a killed nsbox's container, until its new parent reaps it). */
 static unsigned long long proc_starttime(pid_t pid) {
   char path[32];
   snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
@@ -258,7 +259,7 @@ static unsigned long long proc_starttime(pid_t pid) {
   if (read_file_at(AT_FDCWD, path, &st) < 0)
     return 0;
   const char *p = strrchr(st, ')');
-  if (p == NULL)
+  if (p == NULL || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
     return 0;
   /* Field 22 (starttime); the text after ')' starts at field 3. */
   int field = 2;
@@ -465,8 +466,15 @@ static void list_dir(struct nsbox_store *s, const char *dir, const char *suffix,
     memcpy(id, de->d_name, 64);
     id[64] = '\0';
     *v = xrealloc(*v, (*len + 1) * sizeof(**v));
-    if (load_info(s, id, &(*v)[*len]) == 0)
-      (*len)++;
+    if (load_info(s, id, &(*v)[*len]) < 0)
+      continue;
+    /* A --rm container has its layer in the data dir but its record in the run dir: it is
+     * listed from there. */
+    if (suffix == NULL && (*v)[*len].remove) {
+      container_info_free(&(*v)[*len]);
+      continue;
+    }
+    (*len)++;
   }
   closedir(d);
 }
