@@ -15,7 +15,8 @@ LDFLAGS := -static -s -Wl,--gc-sections
 INIT_SRC := $(wildcard init/*.c)
 INIT_OBJ := $(INIT_SRC:%.c=$(OUT)/obj/%.o)
 RT_SRC := $(wildcard runtime/*.c)
-RT_OBJ := $(RT_SRC:%.c=$(OUT)/obj/%.o) $(OUT)/obj/runtime/init_blob.o
+RT_OBJ := $(RT_SRC:%.c=$(OUT)/obj/%.o) $(OUT)/obj/runtime/init_blob.o \
+          $(OUT)/obj/runtime/seccomp_blob.o
 RT_LIBS := -L$(DEPS)/lib -larchive -lzstd -lz -lseccomp -lcap
 
 # nsbox-net runs setuid root: it is built from this explicit list and nothing else.
@@ -38,6 +39,19 @@ $(OUT)/obj/%.o: %.c
 $(OUT)/obj/runtime/init_blob.o: runtime/init_blob.S $(OUT)/nsbox-init
 	@mkdir -p $(dir $@)
 	$(CC) -c -DINIT_PATH='"$(OUT)/nsbox-init"' $< -o $@
+
+# The default seccomp filter, compiled once here rather than at every start (runtime/gen/).
+GEN_OBJ := $(OUT)/obj/runtime/gen/seccomp-gen.o \
+           $(addprefix $(OUT)/obj/runtime/,seccomp.o json.o caps.o error.o util.o)
+$(OUT)/seccomp-gen: $(GEN_OBJ)
+	$(CC) $(LDFLAGS) $^ $(RT_LIBS) -o $@
+
+$(OUT)/seccomp-default.bpf: $(OUT)/seccomp-gen
+	$< $@
+
+$(OUT)/obj/runtime/seccomp_blob.o: runtime/seccomp_blob.S $(OUT)/seccomp-default.bpf
+	@mkdir -p $(dir $@)
+	$(CC) -c -DSECCOMP_BPF_PATH='"$(OUT)/seccomp-default.bpf"' $< -o $@
 
 $(OUT)/nsbox-init: $(INIT_OBJ)
 	$(CC) $(LDFLAGS) $^ -o $@
@@ -68,6 +82,6 @@ $(OUT)/sysprobe: $(OUT)/obj/tests/helpers/sysprobe.o
 $(OUT)/net-unit-tests: $(OUT)/obj/net/unit.o $(filter-out %/nsbox-net.o,$(NET_OBJ))
 	$(CC) $(LDFLAGS) $^ -o $@
 
--include $(INIT_OBJ:.o=.d) $(RT_OBJ:.o=.d) $(NET_OBJ:.o=.d) $(OUT)/obj/tests/unit/unit.d \
+-include $(INIT_OBJ:.o=.d) $(RT_OBJ:.o=.d) $(OUT)/obj/runtime/gen/seccomp-gen.d $(NET_OBJ:.o=.d) $(OUT)/obj/tests/unit/unit.d \
   $(OUT)/obj/tests/helpers/deny-userns.d $(OUT)/obj/tests/helpers/netpeer.d \
   $(OUT)/obj/tests/helpers/pidfd-exec.d $(OUT)/obj/tests/helpers/sysprobe.d $(OUT)/obj/net/unit.d

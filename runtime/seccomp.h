@@ -35,6 +35,12 @@ int nsbox_seccomp_load(const struct nsbox_seccomp_prog *p, nsbox_error_t *err);
 
 void nsbox_seccomp_prog_free(struct nsbox_seccomp_prog *p);
 
+/* Compiles the default profile for caps with libseccomp, always (nsbox_seccomp_prepare takes
+ * the one compiled at build time when caps are the default ones): for the build-time
+ * generator (runtime/gen/seccomp-gen.c) and the unit tests. */
+int nsbox_seccomp_compile_default(uint64_t caps, struct nsbox_seccomp_prog *out,
+                                  nsbox_error_t *err);
+
 /* For the unit tests: NULL when every syscall the default profile names is known to the
  * libseccomp nsbox is built with and none is named twice; else what is wrong with them. */
 const char *nsbox_seccomp_default_check(void);

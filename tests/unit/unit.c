@@ -585,6 +585,20 @@ static void test_seccomp_filters(void) {
   rm_rf_at(-100, scdir);
 }
 
+/* The filter embedded at build time is exactly what libseccomp compiles now: the default
+ * profile cannot go stale in the binary. */
+static void test_seccomp_prebuilt(void) {
+  struct nsbox_security sec = {.seccomp = SECCOMP_DEFAULT};
+  struct nsbox_seccomp_prog built = {0}, fresh = {0};
+  nsbox_error_t err = {0};
+  CHECK(nsbox_seccomp_prepare(&sec, caps_default(), &built, &err) == 0);
+  CHECK(nsbox_seccomp_compile_default(caps_default(), &fresh, &err) == 0);
+  CHECK(built.len > 0 && built.len == fresh.len &&
+        memcmp(built.filter, fresh.filter, built.len * sizeof(*built.filter)) == 0);
+  nsbox_seccomp_prog_free(&built);
+  nsbox_seccomp_prog_free(&fresh);
+}
+
 static void test_limits(void) {
   char why[160];
   int64_t v = 0;
@@ -665,6 +679,7 @@ int main(void) {
   test_json_errors();
   test_seccomp_profiles();
   test_seccomp_filters();
+  test_seccomp_prebuilt();
   test_limits();
   test_caps();
   printf("%d passed, %d failed\n", passed, failed);
