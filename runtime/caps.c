@@ -119,23 +119,3 @@ int caps_apply(uint64_t bounding, uint64_t added, bool root_user, nsbox_error_t 
   }
   return 0;
 }
-
-char *caps_format(uint64_t mask) {
-  cleanup_free char *out = xstrdup("");
-  for (int v = 0; v <= 63; v++) {
-    if (!(mask & BIT(v)))
-      continue;
-    cleanup_free char *name = NULL;
-    char *n = cap_to_name((cap_value_t)v);
-    if (n) {
-      name = xstrdup(n);
-      cap_free(n);
-    } else {
-      name = xasprintf("%d", v);
-    }
-    char *next = xasprintf("%s%s%s", out, *out ? "," : "", name);
-    free(out);
-    out = next;
-  }
-  return steal_pointer(&out);
-}

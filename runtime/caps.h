@@ -37,7 +37,4 @@ int caps_limit_bounding(uint64_t bounding, nsbox_error_t *err);
  * survive exec. */
 int caps_apply(uint64_t bounding, uint64_t added, bool root_user, nsbox_error_t *err);
 
-/* "CHOWN,DAC_OVERRIDE,...", for tests and messages; caller frees. */
-char *caps_format(uint64_t mask);
-
 #endif
