@@ -75,6 +75,17 @@ unsigned long cg_read_key(const char *dir, const char *file, const char *key) {
   return 0;
 }
 
+bool cg_list_has(const char *list, const char *word, const char *seps) {
+  size_t wl = strlen(word);
+  for (const char *c = list; *c;) {
+    size_t n = strcspn(c, seps);
+    if (n == wl && strncmp(c, word, n) == 0)
+      return true;
+    c += n + (c[n] != '\0');
+  }
+  return false;
+}
+
 char *cg_own_path(const char *controller) {
   cleanup_free char *data = NULL;
   if (read_file_at(AT_FDCWD, "/proc/self/cgroup", &data) < 0)
@@ -93,12 +104,8 @@ char *cg_own_path(const char *controller) {
       continue;
     }
     /* "cpu,cpuacct": a list of the hierarchy's controllers */
-    for (char *c = ctl; c;) {
-      size_t n = strcspn(c, ",");
-      if (n == strlen(controller) && strncmp(c, controller, n) == 0)
-        return xstrdup(path);
-      c = c[n] ? c + n + 1 : NULL;
-    }
+    if (cg_list_has(ctl, controller, ","))
+      return xstrdup(path);
   }
   return NULL;
 }
@@ -193,16 +200,6 @@ int cgroup_mount_inside(int rootfd, bool userns, nsbox_error_t *err) {
 
 /* --- cgroup v2 ------------------------------------------------------------------------------ */
 
-/* Whether the space-separated list (cgroup.controllers, cgroup.subtree_control) has word. */
-static bool list_has(const char *list, const char *word) {
-  size_t wl = strlen(word);
-  for (const char *p = list; (p = strstr(p, word)) != NULL; p += wl)
-    if ((p == list || p[-1] == ' ' || p[-1] == '\n') &&
-        (p[wl] == '\0' || p[wl] == ' ' || p[wl] == '\n'))
-      return true;
-  return false;
-}
-
 static char *read_text(const char *dir, const char *file) {
   cleanup_free char *path = xasprintf("%s/%s", dir, file);
   char *data = NULL;
@@ -242,7 +239,7 @@ static int enable_controllers(const char *base, const char *const *need, size_t 
                               nsbox_error_t *err) {
   cleanup_free char *avail = read_text(base, "cgroup.controllers");
   for (size_t i = 0; i < n; i++)
-    if (!list_has(avail, need[i]))
+    if (!cg_list_has(avail, need[i], " \n"))
       return nsbox_fail(err, 0,
                         "the cgroup v2 controller \"%s\" is not available in %s (its parent "
                         "does not delegate it: for a user, systemd's Delegate=yes or an "
@@ -260,7 +257,7 @@ static int enable_controllers(const char *base, const char *const *need, size_t 
   }
   cleanup_free char *on = read_text(base, "cgroup.subtree_control");
   for (size_t i = 0; i < n; i++) {
-    if (list_has(on, need[i]))
+    if (cg_list_has(on, need[i], " \n"))
       continue;
     cleanup_free char *plus = xasprintf("+%s", need[i]);
     if (cg_write(base, "cgroup.subtree_control", plus, err) < 0)

@@ -28,6 +28,10 @@ int cg_write_num(const char *dir, const char *file, long long value, nsbox_error
 /* The number after `key ` in the flat-keyed file dir/file ("oom_kill 3"); 0 when absent. */
 unsigned long cg_read_key(const char *dir, const char *file, const char *key);
 
+/* Whether word is one of the items of list, separated by any of seps ("cpu,cpuacct" with ",";
+ * cgroup.controllers with " \n"). */
+bool cg_list_has(const char *list, const char *word, const char *seps);
+
 /* The cgroup of this process in the hierarchy whose /proc/self/cgroup line names `controller`
  * (NULL: the unified one, "0::"); caller frees. NULL when there is none. */
 char *cg_own_path(const char *controller);

@@ -95,20 +95,9 @@ static void free_mounts(struct v1_mount *m, size_t n) {
   }
 }
 
-static bool opts_have(const char *opts, const char *ctl) {
-  size_t cl = strlen(ctl);
-  for (const char *c = opts; c;) {
-    size_t n = strcspn(c, ",");
-    if (n == cl && strncmp(c, ctl, n) == 0)
-      return true;
-    c = c[n] ? c + n + 1 : NULL;
-  }
-  return false;
-}
-
 static const struct v1_mount *find_mount(const struct v1_mount *m, size_t n, const char *ctl) {
   for (size_t i = 0; i < n; i++)
-    if (m[i].opts && opts_have(m[i].opts, ctl))
+    if (m[i].opts && cg_list_has(m[i].opts, ctl, ","))
       return &m[i];
   return NULL;
 }

@@ -69,12 +69,7 @@ static int make_readonly(int rootfd, const char *path, nsbox_error_t *err) {
     return missing.errnum == ENOENT ? 0 : (*err = missing, -1);
   char src[32];
   snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
-  if (mount_on_fd(src, fd, NULL, MS_BIND | MS_REC, NULL, path, err) < 0)
-    return -1;
-  cleanup_close int top = open_in_root(rootfd, path, CREATE_NONE, err);
-  if (top < 0)
-    return -1;
-  return make_readonly_fd(top, true, path, err);
+  return bind_on_fd(src, rootfd, fd, path, true, err);
 }
 
 int masks_apply(int rootfd, nsbox_error_t *err) {
