@@ -63,7 +63,8 @@ $(OUT)/nsbox-net: $(NET_OBJ)
 	$(CC) $(LDFLAGS) $^ -o $@
 
 # Unit tests link the runtime's objects but its main().
-$(OUT)/unit-tests: $(OUT)/obj/tests/unit/unit.o $(filter-out %/main.o,$(RT_OBJ))
+UNIT_OBJ := $(patsubst %.c,$(OUT)/obj/%.o,$(wildcard tests/unit/*.c))
+$(OUT)/unit-tests: $(UNIT_OBJ) $(filter-out %/main.o,$(RT_OBJ))
 	$(CC) $(LDFLAGS) $^ $(RT_LIBS) -o $@
 
 $(OUT)/deny-userns: $(OUT)/obj/tests/helpers/deny-userns.o
@@ -82,6 +83,6 @@ $(OUT)/sysprobe: $(OUT)/obj/tests/helpers/sysprobe.o
 $(OUT)/net-unit-tests: $(OUT)/obj/net/unit.o $(filter-out %/nsbox-net.o,$(NET_OBJ))
 	$(CC) $(LDFLAGS) $^ -o $@
 
--include $(INIT_OBJ:.o=.d) $(RT_OBJ:.o=.d) $(OUT)/obj/runtime/gen/seccomp-gen.d $(NET_OBJ:.o=.d) $(OUT)/obj/tests/unit/unit.d \
+-include $(INIT_OBJ:.o=.d) $(RT_OBJ:.o=.d) $(OUT)/obj/runtime/gen/seccomp-gen.d $(NET_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) \
   $(OUT)/obj/tests/helpers/deny-userns.d $(OUT)/obj/tests/helpers/netpeer.d \
   $(OUT)/obj/tests/helpers/pidfd-exec.d $(OUT)/obj/tests/helpers/sysprobe.d $(OUT)/obj/net/unit.d

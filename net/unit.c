@@ -135,6 +135,8 @@ static void test_nft_render(void) {
   free(t);
 }
 
+int passed, failed;
+
 int main(void) {
   test_ifnames();
   test_policy_lines();

@@ -11,6 +11,7 @@ int cmd_run(const struct cli_globals *g, int argc, char **argv);
 int cmd_ps(const struct cli_globals *g, int argc, char **argv);
 int cmd_rm(const struct cli_globals *g, int argc, char **argv);
 int cmd_image(const struct cli_globals *g, int argc, char **argv);
+int cmd_logs(const struct cli_globals *g, int argc, char **argv);
 
 /* "nsbox: msg" for a usage error; returns 125. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -22,6 +22,9 @@ struct nsbox_process {
   char *cwd;    /* absolute path inside the container */
   char *user;   /* "UID[:GID]" or "NAME[:GROUP]" as given, resolved inside; NULL = 0:0 */
   bool no_init; /* exec args directly as PID 1 instead of under nsbox-init */
+  bool terminal; /* -t: a pty of the container's devpts as its stdio and controlling tty */
+  bool open_stdin; /* -i: stdin stays open (detached: the monitor holds it for attach) */
+  unsigned short console_rows, console_cols; /* -t: the terminal's size at start, 0 unknown */
   struct nsbox_rlimit *rlimits;
   size_t n_rlimits;
 };
@@ -110,7 +113,10 @@ struct nsbox_config {
   struct nsbox_security security;
   bool userns; /* rootless: run in a new user namespace with idmaps */
   struct nsbox_idmaps idmaps;
-  bool remove; /* --rm */
+  bool remove;      /* --rm */
+  int stop_signal;  /* what `nsbox stop` sends first (--stop-signal), SIGTERM by default */
+  int stop_timeout; /* seconds `nsbox stop` waits before SIGKILL (--stop-timeout), 10 */
+  bool detach;      /* -d: run under a monitor of its own; not part of the record */
 };
 
 #endif

@@ -5,7 +5,8 @@
 
 #include <stdio.h>
 
-static int passed, failed;
+/* Defined once per test program (unit.c, net/unit.c); shared by its other files. */
+extern int passed, failed;
 
 #define CHECK(cond)                                                                                \
   do {                                                                                             \

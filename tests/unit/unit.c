@@ -23,6 +23,7 @@
 #include "../../runtime/util.h"
 
 #include "check.h"
+#include "tests.h"
 
 static void check_ref(const char *in, const char *want) {
   char *got = image_normalize_ref(in);
@@ -669,6 +670,8 @@ static void test_caps(void) {
   CHECK((caps_all() & caps_default()) == caps_default());
 }
 
+int passed, failed;
+
 int main(void) {
   test_refs();
   test_parse_ulong();
@@ -682,6 +685,8 @@ int main(void) {
   test_seccomp_prebuilt();
   test_limits();
   test_caps();
+  test_config_json();
+  test_logfile();
   printf("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;
 }
