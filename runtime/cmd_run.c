@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,11 +12,13 @@
 #include "caps.h"
 #include "cli.h"
 #include "config.h"
-#include "container.h"
 #include "image.h"
+#include "lifecycle.h"
 #include "limits.h"
 #include "network.h"
+#include "signals.h"
 #include "store.h"
+#include "tty.h"
 #include "util.h"
 
 static const char run_usage[] =
@@ -24,6 +27,11 @@ static const char run_usage[] =
     "\n"
     "  --name NAME               name the container (unique per user)\n"
     "  --rm                      remove the container when it exits\n"
+    "  -d, --detach              run in the background under a monitor; print the id\n"
+    "  -i, --interactive         keep stdin open (detached: for nsbox attach)\n"
+    "  -t, --tty                 give the container a terminal (a pty of its own)\n"
+    "      --stop-signal SIG     what nsbox stop sends first (default TERM)\n"
+    "      --stop-timeout N      seconds nsbox stop waits before KILL (default 10)\n"
     "  -e, --env KEY[=VAL]       set an environment variable (KEY alone: the host's value)\n"
     "      --env-file FILE       read KEY=VAL lines\n"
     "  -w, --workdir DIR         working directory inside the container\n"
@@ -206,6 +214,8 @@ enum {
   OPT_CAP_ADD,
   OPT_CAP_DROP,
   OPT_SECURITY_OPT,
+  OPT_STOP_SIGNAL,
+  OPT_STOP_TIMEOUT,
 };
 
 /* What the limit and security options gathered, settled once all are read. */
@@ -332,6 +342,22 @@ static int settle_limits(struct nsbox_config *c, struct run_opts *o) {
   return 0;
 }
 
+/* -t in the foreground relays the caller's terminal, so there must be one; detached, the
+ * pty stays with the monitor for `nsbox attach`. */
+static int settle_terminal(struct nsbox_config *c) {
+  if (c->stop_signal == 0)
+    c->stop_signal = SIGTERM;
+  if (c->stop_timeout == 0)
+    c->stop_timeout = 10;
+  if (!c->process.terminal)
+    return 0;
+  if (!c->detach && !isatty(STDIN_FILENO))
+    return cli_usage_error("-t: standard input is not a terminal (run it from one, or use -d)");
+  if (!c->detach)
+    tty_get_size(STDIN_FILENO, &c->process.console_rows, &c->process.console_cols);
+  return 0;
+}
+
 /* Fills c from argv; returns 0, or the exit status for a usage error (already printed). */
 static int parse_run(struct nsbox_config *c, int argc, char **argv, const char **entrypoint) {
   static const struct option opts[] = {
@@ -364,6 +390,10 @@ static int parse_run(struct nsbox_config *c, int argc, char **argv, const char *
       {"cap-drop", required_argument, NULL, OPT_CAP_DROP},
       {"security-opt", required_argument, NULL, OPT_SECURITY_OPT},
       {"interactive", no_argument, NULL, 'i'},
+      {"tty", no_argument, NULL, 't'},
+      {"detach", no_argument, NULL, 'd'},
+      {"stop-signal", required_argument, NULL, OPT_STOP_SIGNAL},
+      {"stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT},
       {"help", no_argument, NULL, 'h'},
       {0},
   };
@@ -373,7 +403,7 @@ static int parse_run(struct nsbox_config *c, int argc, char **argv, const char *
   opterr = 0;
   int o, r;
   long long num;
-  while ((o = getopt_long(argc, argv, "+e:w:u:v:p:m:c:ih", opts, NULL)) != -1) {
+  while ((o = getopt_long(argc, argv, "+e:w:u:v:p:m:c:itdh", opts, NULL)) != -1) {
     switch (o) {
     case OPT_NAME:
       if (!valid_name(optarg))
@@ -491,7 +521,23 @@ static int parse_run(struct nsbox_config *c, int argc, char **argv, const char *
       break;
     }
     case 'i':
-      break; /* stdin is always passed through */
+      c->process.open_stdin = true; /* in the foreground stdin is passed through anyway */
+      break;
+    case 't':
+      c->process.terminal = true;
+      break;
+    case 'd':
+      c->detach = true;
+      break;
+    case OPT_STOP_SIGNAL:
+      if ((c->stop_signal = signal_parse(optarg)) < 0)
+        return cli_usage_error("--stop-signal %s: no such signal", optarg);
+      break;
+    case OPT_STOP_TIMEOUT:
+      if ((r = opt_number("--stop-timeout", optarg, 0, 86400, &num)) != 0)
+        return r;
+      c->stop_timeout = (int)num;
+      break;
     case 'h':
       fputs(run_usage, stdout);
       return -1;
@@ -502,6 +548,8 @@ static int parse_run(struct nsbox_config *c, int argc, char **argv, const char *
     }
   }
   if ((r = settle_limits(c, &ro)) != 0)
+    return r;
+  if ((r = settle_terminal(c)) != 0)
     return r;
   settle_caps(&c->security, &ro);
   random_hex_id(c->id);
@@ -559,18 +607,12 @@ static int run_container(const struct cli_globals *g, struct nsbox_config *c, ns
     c->image_id = image_id;
   }
   container_prepare(&s, c);
-  int status = container_run(&s, c, err);
-  nsbox_error_t ignored = {0};
-  if (status < 0 && err->exit_code == 125) {
-    /* Nothing ran: leave nothing behind. */
-    container_remove(&s, c->id, &ignored);
+  if (!c->detach)
+    return lifecycle_run(&s, c, false, err);
+  if (lifecycle_start_detached(&s, c, false, -1, err) < 0)
     return -1;
-  }
-  if (c->remove)
-    container_remove(&s, c->id, &ignored);
-  else
-    container_set_exited(&s, c->id, status < 0 ? err->exit_code : status, &ignored);
-  return status;
+  printf("%s\n", c->id);
+  return 0;
 }
 
 int cmd_run(const struct cli_globals *g, int argc, char **argv) {

@@ -17,12 +17,12 @@ struct nsbox_rlimit {
 
 /* OCI process: what runs, as whom, where. */
 struct nsbox_process {
-  char **args;  /* NULL-terminated argv; args[0] is looked up in the container's PATH */
-  char **env;   /* NULL-terminated KEY=VALUE list, built, never inherited */
-  char *cwd;    /* absolute path inside the container */
-  char *user;   /* "UID[:GID]" or "NAME[:GROUP]" as given, resolved inside; NULL = 0:0 */
-  bool no_init; /* exec args directly as PID 1 instead of under nsbox-init */
-  bool terminal; /* -t: a pty of the container's devpts as its stdio and controlling tty */
+  char **args;     /* NULL-terminated argv; args[0] is looked up in the container's PATH */
+  char **env;      /* NULL-terminated KEY=VALUE list, built, never inherited */
+  char *cwd;       /* absolute path inside the container */
+  char *user;      /* "UID[:GID]" or "NAME[:GROUP]" as given, resolved inside; NULL = 0:0 */
+  bool no_init;    /* exec args directly as PID 1 instead of under nsbox-init */
+  bool terminal;   /* -t: a pty of the container's devpts as its stdio and controlling tty */
   bool open_stdin; /* -i: stdin stays open (detached: the monitor holds it for attach) */
   unsigned short console_rows, console_cols; /* -t: the terminal's size at start, 0 unknown */
   struct nsbox_rlimit *rlimits;

@@ -43,9 +43,11 @@
 #include "mounts.h"
 #include "netns.h"
 #include "network.h"
+#include "process.h"
 #include "rootfs.h"
 #include "seccomp.h"
 #include "syscalls.h"
+#include "tty.h"
 #include "userns.h"
 #include "util.h"
 
@@ -53,8 +55,10 @@ extern char **environ;
 
 struct child_ctx {
   const struct nsbox_config *c;
-  int sock;   /* child's end of the error channel */
-  int initfd; /* sealed memfd of nsbox-init, -1 with --no-init */
+  const struct container_io *io;
+  int sock;    /* child's end of the error channel */
+  int initfd;  /* sealed memfd of nsbox-init, -1 with --no-init */
+  int console; /* -t: the pty's other end, once it is open */
   sigset_t orig_mask;
   struct nsbox_seccomp_prog seccomp; /* compiled by the parent, loaded by the child */
 };
@@ -71,142 +75,21 @@ static void forward_set(sigset_t *set) {
   }
 }
 
-/* Looks NAME or number up in the container's own /etc/passwd or /etc/group (we are already
- * inside its root; the file is only read). Fields: name:x:id:gid:gecos:home:shell. */
-static bool lookup_db(const char *file, const char *key, unsigned long *id, unsigned long *gid,
-                      char **home) {
-  cleanup_free char *data = NULL;
-  if (read_file_at(AT_FDCWD, file, &data) < 0)
-    return false;
-  unsigned long want;
-  bool numeric = parse_ulong(key, &want) == 0;
-  char *save = NULL;
-  for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-    char *f[7] = {0};
-    size_t n = 0;
-    for (char *p = line; n < 7; n++) {
-      f[n] = p;
-      p = strchr(p, ':');
-      if (p == NULL) {
-        n++;
-        break;
-      }
-      *p++ = '\0';
-    }
-    unsigned long v;
-    if (n < 3 || parse_ulong(f[2], &v) < 0)
-      continue;
-    if (numeric ? v != want : strcmp(f[0], key) != 0)
-      continue;
-    *id = v;
-    if (gid && n >= 4)
-      parse_ulong(f[3], gid);
-    if (home && n >= 6)
-      *home = xstrdup(f[5]);
-    return true;
-  }
-  return false;
-}
-
-static int switch_user(const struct nsbox_config *c, char **home, bool *root_user,
-                       nsbox_error_t *err) {
-  unsigned long uid = 0, gid = 0;
-  const char *spec = c->process.user;
-  if (spec != NULL) {
-    cleanup_free char *user = xstrdup(spec);
-    char *group = strchr(user, ':');
-    if (group)
-      *group++ = '\0';
-    if (!lookup_db("/etc/passwd", user, &uid, &gid, home) && parse_ulong(user, &uid) < 0)
-      return nsbox_fail(err, 0, "user %s: no such user in the container's /etc/passwd", user);
-    if (group && !lookup_db("/etc/group", group, &gid, NULL, NULL) && parse_ulong(group, &gid) < 0)
-      return nsbox_fail(err, 0, "group %s: no such group in the container's /etc/group", group);
-  } else {
-    lookup_db("/etc/passwd", "0", &uid, &gid, home);
-  }
-  *root_user = uid == 0;
-  gid_t g = (gid_t)gid;
-  /* Denied in a user namespace without a subordinate range: the groups are fixed there. */
-  if (setgroups(1, &g) < 0 && errno != EPERM)
-    return nsbox_fail(err, errno, "setgroups");
-  if (setresgid(g, g, g) < 0 || setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) < 0) {
-    if (errno == EINVAL)
-      return nsbox_fail(err, 0,
-                        "user %lu:%lu is not mapped in the container: rootless nsbox maps only "
-                        "root unless /etc/subuid and /etc/subgid give you a range",
-                        uid, gid);
-    return nsbox_fail(err, errno, "switch to user %lu:%lu", uid, gid);
-  }
-  return 0;
-}
-
-static bool env_has(char **env, const char *key) {
-  size_t kl = strlen(key);
-  for (; *env; env++)
-    if (strncmp(*env, key, kl) == 0 && (*env)[kl] == '=')
-      return true;
-  return false;
-}
-
-static char **env_with_home(char **env, const char *home) {
-  if (env_has(env, "HOME"))
-    return env;
-  size_t n = 0;
-  while (env[n])
-    n++;
-  char **out = xmalloc((n + 2) * sizeof(*out));
-  memcpy(out, env, n * sizeof(*out));
-  out[n] = xasprintf("HOME=%s", home && *home ? home : "/");
-  return out;
-}
-
-static int set_rlimits(const struct nsbox_process *p, nsbox_error_t *err) {
-  for (size_t i = 0; i < p->n_rlimits; i++) {
-    const struct nsbox_rlimit *rl = &p->rlimits[i];
-    if (setrlimit(rl->resource, &rl->limit) == 0)
-      continue;
-    int e = errno;
-    struct rlimit now = {0};
-    getrlimit(rl->resource, &now);
-    if (e == EPERM && rl->limit.rlim_max > now.rlim_max)
-      return nsbox_fail(err, 0,
-                        "--ulimit: a hard limit above nsbox's own (%llu) needs privilege on the "
-                        "host (root with CAP_SYS_RESOURCE)",
-                        (unsigned long long)now.rlim_max);
-    return nsbox_fail(err, e, "--ulimit");
-  }
-  return 0;
-}
-
-/* The last steps before exec, in an order that keeps each possible: the bounding set drops
- * while we are still root of the namespace; a filter without no_new_privs needs
- * CAP_SYS_ADMIN, so then it goes in before the capabilities are set. */
-static int confine(struct child_ctx *x, char **home, nsbox_error_t *err) {
-  const struct nsbox_config *c = x->c;
-  struct nsbox_security sec_now = c->security;
-  const struct nsbox_security *sec = &sec_now;
-  /* What nsbox itself lacks cannot be given; ALL means all that nsbox has. */
-  sec_now.cap_bounding &= caps_available();
-  sec_now.cap_added &= sec_now.cap_bounding;
-  /* Its own session: without a controlling terminal, TIOCSTI cannot push input into the
-   * caller's terminal (bubblewrap CVE-2017-5226). */
-  if (setsid() < 0)
-    return nsbox_fail(err, errno, "setsid");
-  if (caps_limit_bounding(sec->cap_bounding, err) < 0)
+/* The container's stdio: the caller's, the monitor's pipes or, with -t, a pty of its own
+ * devpts whose master goes to the parent. */
+static int set_stdio(struct child_ctx *x, nsbox_error_t *err) {
+  for (int fd = 0; fd < 3; fd++)
+    if (x->io->stdio[fd] >= 0 && dup2(x->io->stdio[fd], fd) < 0)
+      return nsbox_fail(err, errno, "dup2");
+  if (!x->c->process.terminal)
+    return 0;
+  cleanup_close int master =
+      pty_open_inside(x->c->process.console_rows, x->c->process.console_cols, &x->console, err);
+  if (master < 0)
     return -1;
-  if (!sec->no_new_privs && nsbox_seccomp_load(&x->seccomp, err) < 0)
-    return -1;
-  bool root_user = false;
-  if (switch_user(c, home, &root_user, err) < 0 ||
-      caps_apply(sec->cap_bounding, sec->cap_added, root_user, err) < 0)
-    return -1;
-  if (sec->no_new_privs) {
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-      return nsbox_fail(err, errno, "prctl(PR_SET_NO_NEW_PRIVS)");
-    if (nsbox_seccomp_load(&x->seccomp, err) < 0)
-      return -1;
-  }
-  return 0;
+  char msg = PTY_MSG;
+  int r = sock_send_fd(x->sock, &msg, 1, master);
+  return r < 0 ? nsbox_fail(err, -r, "pass the pty") : 0;
 }
 
 /* Everything the child does before exec; returns only on failure. */
@@ -231,24 +114,12 @@ static int child_setup(struct child_ctx *x, nsbox_error_t *err) {
   if (sethostname(c->hostname, strlen(c->hostname)) < 0)
     return nsbox_fail(err, errno, "sethostname");
 
-  cleanup_free char *home = NULL;
-  if (set_rlimits(&c->process, err) < 0 || confine(x, &home, err) < 0)
+  if (set_stdio(x, err) < 0)
     return -1;
-  if (chdir(c->process.cwd ? c->process.cwd : "/") < 0)
-    return nsbox_fail(err, errno, "chdir to %s", c->process.cwd);
-  char **env = env_with_home(c->process.env, home);
-
-  /* Only 0, 1 and 2 reach the container; everything else of ours closes on exec. */
-  if (sys_close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
-    for (int fd = 3; fd < 1024; fd++)
-      fcntl(fd, F_SETFD, FD_CLOEXEC);
-  }
-  /* The container starts with every signal at its default, as runc and crun do: a caller
-   * that ignores SIGINT (a background job) or SIGPIPE must not pass that on. */
-  for (int sig = 1; sig < NSIG; sig++)
-    if (sig != SIGKILL && sig != SIGSTOP)
-      signal(sig, SIG_DFL);
-  sigprocmask(SIG_SETMASK, &x->orig_mask, NULL);
+  char **env = NULL;
+  if (process_confine(&c->security, &c->process, &x->seccomp, x->console, &env, err) < 0)
+    return -1;
+  process_exec_ready(&x->orig_mask);
 
   if (x->initfd >= 0) {
     size_t n = 0;
@@ -286,23 +157,6 @@ static int wait_status(int status) {
   if (WIFSIGNALED(status))
     return 128 + WTERMSIG(status);
   return 125;
-}
-
-/* Forwards signals until the child exits; returns its wait status. */
-static int supervise(pid_t pid, const sigset_t *set) {
-  for (;;) {
-    int status;
-    pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid)
-      return status;
-    if (r < 0 && errno != EINTR)
-      return 125 << 8;
-    siginfo_t si;
-    int sig = sigwaitinfo(set, &si);
-    if (sig < 0 || sig == SIGCHLD)
-      continue;
-    kill(pid, sig);
-  }
 }
 
 /* Connects the container's network namespace and tells the child to go on (netns.h): the
@@ -372,9 +226,88 @@ static unsigned long leave_cgroup(struct nsbox_store *s, const struct nsbox_conf
   return ooms;
 }
 
-/* Waits for the child's exec (EOF on the socket) or its error, then supervises it. */
+/* Takes back what a start that failed had made: everything of a new container; of a
+ * restarted one only its running state, so that its last exit shows again. */
+static void undo_start(struct nsbox_store *s, const struct nsbox_config *c,
+                       const struct container_io *io) {
+  nsbox_error_t ignored = {0};
+  if (io->restart)
+    container_clear_running(s, c->id);
+  else
+    container_remove(s, c->id, &ignored);
+}
+
+/* Reads the child's messages until its exec (EOF): on the way, a -t pty's master. Returns 0,
+ * or -1 with the child's error (after reaping it). */
+static int wait_exec(int psock, pid_t pid, struct container_io *io, nsbox_error_t *err) {
+  for (;;) {
+    nsbox_error_t cerr = {0};
+    int fd = -1;
+    ssize_t n = sock_recv_fd(psock, &cerr, sizeof(cerr), &fd, 0);
+    if (n == 1 && fd >= 0 && ((char *)&cerr)[0] == PTY_MSG && io->mon.console < 0) {
+      io->mon.console = fd;
+      continue;
+    }
+    if (fd >= 0)
+      close(fd);
+    if (n <= 0)
+      return 0;
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+      ;
+    *err = cerr;
+    err->msg[sizeof(err->msg) - 1] = '\0';
+    if (err->exit_code == 0)
+      err->exit_code = 125;
+    return -1;
+  }
+}
+
+/* Relays and supervises until the container's first process exits; in the foreground
+ * with -t, with the caller's terminal raw meanwhile. Returns the exit status. */
+static int supervise(const struct nsbox_config *c, struct container_io *io, const sigset_t *set) {
+  struct tty_saved saved = {.fd = -1};
+  nsbox_error_t ignored = {0};
+  if (c->process.terminal && !io->detached && io->mon.console >= 0) {
+    io->mon.term = STDIN_FILENO;
+    if (tty_make_raw(STDIN_FILENO, &saved, &ignored) < 0)
+      io->mon.term = -1;
+    unsigned short rows, cols;
+    if (tty_get_size(STDIN_FILENO, &rows, &cols)) /* it may have changed since the start */
+      tty_set_size(io->mon.console, rows, cols);
+  }
+  int status = wait_status(monitor_run(&io->mon, set));
+  tty_restore(&saved);
+  return status;
+}
+
+/* Tells a detached run's caller that the command runs (or why it does not). */
+static void report_ready(struct container_io *io, const nsbox_error_t *err) {
+  if (io->ready < 0)
+    return;
+  nsbox_error_t ok = {0};
+  (void)write_all(io->ready, err ? err : &ok, sizeof(ok));
+  close(io->ready);
+  io->ready = -1;
+}
+
+/* The child has its copies of its stdio; ours would only keep its pipes from ending. */
+static void drop_child_stdio(struct container_io *io) {
+  for (int i = 0; i < 3; i++) {
+    int fd = io->stdio[i];
+    if (fd < 0)
+      continue;
+    for (int j = i; j < 3; j++)
+      if (io->stdio[j] == fd)
+        io->stdio[j] = -1;
+    close(fd);
+  }
+}
+
+/* Spawns the child, builds what the container needs around it, waits for its exec, then
+ * supervises it. */
 static int start_and_wait(struct nsbox_store *s, const struct nsbox_config *c, struct child_ctx *x,
-                          const sigset_t *set, int psock, nsbox_error_t *err) {
+                          const sigset_t *set, int psock, bool *oom, nsbox_error_t *err) {
+  struct container_io *io = (struct container_io *)x->io;
   /* No CLONE_NEWCGROUP: the child makes its cgroup namespace once it is in its cgroup. */
   unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
   /* The bridge helper needs a process of the container in its namespace: clone's. */
@@ -383,6 +316,7 @@ static int start_and_wait(struct nsbox_store *s, const struct nsbox_config *c, s
   struct ns_child ch;
   int r = ns_spawn(&ch, flags, c->userns ? &c->idmaps : NULL, container_child, x, err);
   close(x->sock);
+  drop_child_stdio(io);
   if (r < 0)
     return -1;
   /* The network namespace is made beside the container's set-up, not before it. */
@@ -392,7 +326,7 @@ static int start_and_wait(struct nsbox_store *s, const struct nsbox_config *c, s
     return -1;
   }
   /* The container's files are made while the helpers (newuidmap, the network) run. */
-  if (container_create(s, c, err) < 0) {
+  if (!io->restart && container_create(s, c, err) < 0) {
     netns_abort(&net);
     ns_abort(&ch);
     return -1;
@@ -400,21 +334,28 @@ static int start_and_wait(struct nsbox_store *s, const struct nsbox_config *c, s
   /* Recorded before the child may run anything, so that whatever the container prints
    * first, `nsbox ps` and `nsbox rm -f` already know it runs. */
   nsbox_error_t ignored = {0};
-  container_set_running(s, c->id, ch.pid, &ignored);
+  container_set_running(s, c->id, ch.pid, NULL, &ignored);
+  if (io->detached && (io->mon.log = container_open_log(s, c->id, err)) < 0) {
+    netns_abort(&net);
+    ns_abort(&ch);
+    undo_start(s, c, io);
+    return -1;
+  }
   struct nsbox_cgroup cg = {0};
   if (cgroup_wanted(&c->resources) && enter_cgroup(s, c, &cg, ch.pid, err) < 0) {
     netns_abort(&net);
     ns_abort(&ch);
-    container_remove(s, c->id, &ignored);
+    undo_start(s, c, io);
     return -1;
   }
   if (ns_release(&ch, err) < 0) { /* the child is gone already */
     netns_abort(&net);
     leave_cgroup(s, c, &cg);
-    container_remove(s, c->id, &ignored);
+    undo_start(s, c, io);
     return -1;
   }
   pid_t pid = ch.pid;
+  io->mon.pid = pid;
   struct network_link link = {.backend = -1, .stop_fd = -1};
   if (c->net.mode != NET_HOST && connect_network(s, c, &net, pid, psock, &link, err) < 0) {
     netns_abort(&net);
@@ -424,28 +365,21 @@ static int start_and_wait(struct nsbox_store *s, const struct nsbox_config *c, s
     prefer_child_error(psock, err);
     network_disconnect(&link, c);
     leave_cgroup(s, c, &cg);
-    container_remove(s, c->id, &ignored);
+    undo_start(s, c, io);
     return -1;
   }
-  nsbox_error_t cerr = {0};
-  ssize_t n;
-  while ((n = read(psock, &cerr, sizeof(cerr))) < 0 && errno == EINTR)
-    ;
-  if (n > 0) {
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-      ;
+  if (link.addr[0])
+    container_set_running(s, c->id, pid, link.addr, &ignored);
+  if (wait_exec(psock, pid, io, err) < 0) {
     network_disconnect(&link, c);
     leave_cgroup(s, c, &cg);
-    *err = cerr;
-    err->msg[sizeof(err->msg) - 1] = '\0';
-    if (err->exit_code == 0)
-      err->exit_code = 125;
     return -1;
   }
-  int status = wait_status(supervise(pid, set));
+  report_ready(io, NULL);
+  int status = supervise(c, io, set);
   network_disconnect(&link, c);
-  if (leave_cgroup(s, c, &cg) > 0 && status == 128 + SIGKILL) {
+  *oom = leave_cgroup(s, c, &cg) > 0 && status == 128 + SIGKILL;
+  if (*oom && !io->detached) {
     char limit[32];
     limits_format_size(c->resources.memory, limit, sizeof(limit));
     nsbox_notice("container killed: out of memory (limit %s)", limit);
@@ -453,14 +387,23 @@ static int start_and_wait(struct nsbox_store *s, const struct nsbox_config *c, s
   return status;
 }
 
-int container_run(struct nsbox_store *s, const struct nsbox_config *c, nsbox_error_t *err) {
-  struct child_ctx x = {.c = c, .sock = -1, .initfd = -1};
+void container_io_init(struct container_io *io) {
+  memset(io, 0, sizeof(*io));
+  io->stdio[0] = io->stdio[1] = io->stdio[2] = -1;
+  io->ready = -1;
+  monitor_init(&io->mon, 0);
+}
+
+int container_run(struct nsbox_store *s, const struct nsbox_config *c, struct container_io *io,
+                  bool *oom, nsbox_error_t *err) {
+  struct child_ctx x = {.c = c, .io = io, .sock = -1, .initfd = -1, .console = -1};
   sigset_t set;
   forward_set(&set);
   sigaddset(&set, SIGCHLD);
   /* Blocked from before the child exists, so no signal is lost or acts on nsbox itself;
    * the child restores the original mask before exec. */
   sigprocmask(SIG_BLOCK, &set, &x.orig_mask);
+  *oom = false;
   int ret = -1, sv[2];
   if (nsbox_seccomp_prepare(&c->security, c->security.cap_bounding, &x.seccomp, err) < 0) {
     /* err says why */
@@ -470,9 +413,11 @@ int container_run(struct nsbox_store *s, const struct nsbox_config *c, nsbox_err
     nsbox_fail(err, errno, "socketpair");
   } else {
     x.sock = sv[1];
-    ret = start_and_wait(s, c, &x, &set, sv[0], err);
+    ret = start_and_wait(s, c, &x, &set, sv[0], oom, err);
     close(sv[0]);
   }
+  if (ret < 0)
+    report_ready(io, err);
   if (x.initfd >= 0)
     close(x.initfd);
   nsbox_seccomp_prog_free(&x.seccomp);

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "error.h"
+#include "util.h"
 
 #ifndef NSBOX_VERSION
 #define NSBOX_VERSION "0.1.0"
@@ -33,6 +34,14 @@ int cli_usage_error(const char *fmt, ...) {
   va_end(ap);
   return 125;
 }
+
+static const struct {
+  const char *name;
+  int (*fn)(const struct cli_globals *g, int argc, char **argv);
+} commands[] = {
+    {"run", cmd_run},   {"ps", cmd_ps},       {"rm", cmd_rm},
+    {"logs", cmd_logs}, {"image", cmd_image}, {"images", cmd_image},
+};
 
 int main(int argc, char **argv) {
   struct cli_globals g = {0};
@@ -67,14 +76,9 @@ int main(int argc, char **argv) {
   int cargc = argc - optind;
   char **cargv = argv + optind;
   optind = 0; /* each command parses its own options from its argv[0] on */
-  if (strcmp(cmd, "run") == 0)
-    return cmd_run(&g, cargc, cargv);
-  if (strcmp(cmd, "ps") == 0)
-    return cmd_ps(&g, cargc, cargv);
-  if (strcmp(cmd, "rm") == 0)
-    return cmd_rm(&g, cargc, cargv);
-  if (strcmp(cmd, "image") == 0 || strcmp(cmd, "images") == 0)
-    return cmd_image(&g, cargc, cargv);
+  for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+    if (strcmp(cmd, commands[i].name) == 0)
+      return commands[i].fn(&g, cargc, cargv);
   if (strcmp(cmd, "version") == 0) {
     puts("nsbox " NSBOX_VERSION);
     return 0;

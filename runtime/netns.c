@@ -107,28 +107,8 @@ int netns_open(struct netns_maker *m) {
 int netns_send(int sock, int errnum, int fd, const char *addr, nsbox_error_t *err) {
   struct netns_msg m = {.errnum = errnum};
   snprintf(m.addr, sizeof(m.addr), "%s", addr ? addr : "");
-  union {
-    struct cmsghdr h;
-    char buf[CMSG_SPACE(sizeof(int))];
-  } u;
-  memset(&u, 0, sizeof(u));
-  struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-  if (fd >= 0) {
-    msg.msg_control = u.buf;
-    msg.msg_controllen = sizeof(u.buf);
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof(int));
-  }
-  ssize_t n;
-  while ((n = sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR)
-    ;
-  if (n < 0)
-    return nsbox_fail(err, errno, "pass the network namespace");
-  return 0;
+  int r = sock_send_fd(sock, &m, sizeof(m), fd);
+  return r < 0 ? nsbox_fail(err, -r, "pass the network namespace") : 0;
 }
 
 static int loopback_up(nsbox_error_t *err) {
@@ -147,22 +127,11 @@ static int loopback_up(nsbox_error_t *err) {
 
 int netns_receive(int sock, char *addr, nsbox_error_t *err) {
   struct netns_msg m = {0};
-  union {
-    struct cmsghdr h;
-    char buf[CMSG_SPACE(sizeof(int))];
-  } u;
-  struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
-  struct msghdr msg = {
-      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-  ssize_t n;
-  while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
-    ;
+  int got = -1;
+  ssize_t n = sock_recv_fd(sock, &m, sizeof(m), &got, 0);
+  cleanup_close int fd = got;
   if (n != sizeof(m))
-    return nsbox_fail(err, n < 0 ? errno : EIO, "receive the network namespace");
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  cleanup_close int fd = -1;
-  if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-    memcpy(&fd, CMSG_DATA(c), sizeof(int));
+    return nsbox_fail(err, n < 0 ? (int)-n : EIO, "receive the network namespace");
   if (m.errnum != 0)
     return nsbox_fail(err, m.errnum, "create a network namespace");
   if (fd >= 0 && setns(fd, CLONE_NEWNET) < 0)

@@ -9,10 +9,15 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "config_json.h"
+#include "json.h"
+#include "logfile.h"
+#include "monitor.h"
 #include "util.h"
 
 /* A per-user runtime dir must be ours and private, or another user could plant files. */
@@ -103,6 +108,7 @@ void container_info_free(struct container_info *ci) {
   free(ci->name);
   free(ci->image);
   free(ci->command);
+  free(ci->addr);
   memset(ci, 0, sizeof(*ci));
 }
 
@@ -157,16 +163,34 @@ static ssize_t read_record(struct nsbox_store *s, const char *id, char **rec, bo
   return read_file_at(AT_FDCWD, q, rec);
 }
 
+/* A seccomp profile is copied into the container's dir: `exec` and `start` must load the
+ * very filter the container got, whatever becomes of the file given. */
+static int keep_profile(const struct nsbox_config *c, const char *dir, char **kept,
+                        nsbox_error_t *err) {
+  *kept = NULL;
+  if (c->security.seccomp != SECCOMP_PROFILE)
+    return 0;
+  cleanup_free char *data = NULL;
+  ssize_t n = read_file_at(AT_FDCWD, c->security.seccomp_profile, &data);
+  if (n < 0)
+    return nsbox_fail(err, (int)-n, "read %s", c->security.seccomp_profile);
+  *kept = xasprintf("%s/seccomp.json", dir);
+  int r = write_file_at(AT_FDCWD, *kept, data, (size_t)n, 0600, false);
+  return r < 0 ? nsbox_fail(err, -r, "write %s", *kept) : 0;
+}
+
 /* The record first (container_remove() reads the name from it), then the layer's dirs. */
 static int fill_container_dir(struct nsbox_store *s, const struct nsbox_config *c, const char *dir,
                               nsbox_error_t *err) {
-  cleanup_free char *cmd = join_args(c->process.args);
-  cleanup_free char *rec =
-      xasprintf("id=%s\nname=%s\nimage=%s\nimage_id=%s\ncommand=%s\ncreated=%lld\nrootfs=%s\n",
-                c->id, c->name, c->image ? c->image : "", c->image_id ? c->image_id : "", cmd,
-                (long long)time(NULL), c->root.path ? c->root.path : "");
+  struct nsbox_config rec = *c;
+  cleanup_free char *profile = NULL;
+  if (keep_profile(c, dir, &profile, err) < 0)
+    return -1;
+  if (profile)
+    rec.security.seccomp_profile = profile;
+  cleanup_free char *text = config_to_json(&rec, (int64_t)time(NULL));
   cleanup_free char *path = record_path(s, c->id, c->remove);
-  int r = write_file_at(AT_FDCWD, path, rec, strlen(rec), 0600, false);
+  int r = write_file_at(AT_FDCWD, path, text, strlen(text), 0600, true);
   if (r < 0)
     return nsbox_fail(err, -r, "write %s", path);
   if (c->root.path != NULL)
@@ -270,29 +294,65 @@ static unsigned long long proc_starttime(pid_t pid) {
 }
 
 /* What exists only while the container runs lives in the run dir (a tmpfs, usually):
- * run/ID holds the pid of its PID 1 and that process's start time. */
-int container_set_running(struct nsbox_store *s, const char *id, pid_t pid, nsbox_error_t *err) {
-  char text[160];
+ * run/ID holds the pid of its PID 1 and that process's start time, and its monitor's. */
+int container_set_running(struct nsbox_store *s, const char *id, pid_t pid, const char *addr,
+                          nsbox_error_t *err) {
+  char text[256];
   int n = snprintf(text, sizeof(text),
-                   "status=running\npid=%d\nstarttime=%llu\nmonitor=%d\nmonitor_start=%llu\n",
-                   (int)pid, proc_starttime(pid), (int)getpid(), proc_starttime(getpid()));
+                   "status=running\npid=%d\nstarttime=%llu\nmonitor=%d\nmonitor_start=%llu\n"
+                   "started=%lld\naddr=%s\n",
+                   (int)pid, proc_starttime(pid), (int)getpid(), proc_starttime(getpid()),
+                   (long long)time(NULL), addr ? addr : "");
   cleanup_close int dfd = open(s->run, O_PATH | O_DIRECTORY | O_CLOEXEC);
   int r = dfd < 0 ? -errno : write_file_at(dfd, id, text, (size_t)n, 0600, true);
   return r < 0 ? nsbox_fail(err, -r, "write %s/%s", s->run, id) : 0;
 }
 
-static void clear_running(struct nsbox_store *s, const char *id) {
+void container_clear_running(struct nsbox_store *s, const char *id) {
   cleanup_free char *p = xasprintf("%s/%s", s->run, id);
   unlink(p);
 }
 
-int container_set_exited(struct nsbox_store *s, const char *id, int code, nsbox_error_t *err) {
-  char text[96];
-  snprintf(text, sizeof(text), "status=exited\nexit_code=%d\nfinished=%lld\n", code,
-           (long long)time(NULL));
+int container_set_exited(struct nsbox_store *s, const char *id, int code, bool oom,
+                         nsbox_error_t *err) {
+  char text[128];
+  snprintf(text, sizeof(text), "status=exited\nexit_code=%d\nfinished=%lld\noom=%d\n", code,
+           (long long)time(NULL), oom ? 1 : 0);
   int r = write_state(s, id, text, err);
-  clear_running(s, id);
+  container_clear_running(s, id);
   return r;
+}
+
+int container_load_config(struct nsbox_store *s, const char *id, struct nsbox_config *c,
+                          nsbox_error_t *err) {
+  cleanup_free char *rec = NULL;
+  ssize_t n = read_record(s, id, &rec, NULL);
+  if (n < 0)
+    return nsbox_fail(err, (int)-n, "read the record of container %.12s", id);
+  int64_t created;
+  return config_from_json(rec, (size_t)n, c, &created, err);
+}
+
+int container_lock(struct nsbox_store *s, const char *id, nsbox_error_t *err) {
+  cleanup_free char *dir = xasprintf("%s/containers/%s", s->data, id);
+  cleanup_close int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return nsbox_fail(err, errno == ENOENT ? 0 : errno,
+                      errno == ENOENT ? "no such container: %.12s" : "open %s",
+                      errno == ENOENT ? id : dir);
+  while (flock(fd, LOCK_EX) < 0)
+    if (errno != EINTR)
+      return nsbox_fail(err, errno, "lock %s", dir);
+  return steal_fd(&fd);
+}
+
+char *container_log_path(struct nsbox_store *s, const char *id) {
+  return xasprintf("%s/containers/%s/ctr.log", s->data, id);
+}
+
+int container_open_log(struct nsbox_store *s, const char *id, nsbox_error_t *err) {
+  cleanup_free char *p = container_log_path(s, id);
+  return logfile_open(p, err);
 }
 
 int container_set_cgroups(struct nsbox_store *s, const char *id, const struct nsbox_cgroup *cg,
@@ -326,6 +386,7 @@ static void reclaim_cgroups(struct nsbox_store *s, const char *id) {
 }
 
 static int load_info(struct nsbox_store *s, const char *id, struct container_info *ci);
+static int read_record_info(const char *rec, size_t len, struct container_info *ci);
 
 void container_reclaim_cgroups(struct nsbox_store *s) {
   DIR *d = opendir(s->run);
@@ -385,13 +446,16 @@ static void release_name(struct nsbox_store *s, const char *name, const char *id
 int container_remove(struct nsbox_store *s, const char *id, nsbox_error_t *err) {
   cleanup_free char *dir = xasprintf("%s/containers/%s", s->data, id);
   cleanup_free char *rec = NULL;
-  if (read_record(s, id, &rec, NULL) >= 0) {
-    cleanup_free char *name = record_get(rec, "name");
-    if (name)
-      release_name(s, name, id);
-  }
+  ssize_t len = read_record(s, id, &rec, NULL);
+  struct container_info ci = {0};
+  if (len >= 0 && read_record_info(rec, (size_t)len, &ci) == 0 && ci.name)
+    release_name(s, ci.name, id);
+  container_info_free(&ci);
   reclaim_cgroups(s, id);
-  clear_running(s, id);
+  container_clear_running(s, id);
+  cleanup_close int rundir = open(s->run, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rundir >= 0)
+    attach_unlink(rundir, id); /* a killed monitor's */
   /* Renamed out of the way first: an `nsbox run` still finishing writes its exit state into
    * the container's dir, and must not do so into one half removed. */
   cleanup_free char *gone = xasprintf("%s/containers/.removing-%s", s->data, id);
@@ -402,21 +466,49 @@ int container_remove(struct nsbox_store *s, const char *id, nsbox_error_t *err) 
   return r;
 }
 
+static char *json_strdup(const struct json_value *obj, const char *key) {
+  const struct json_value *v = json_get(obj, key);
+  return v && v->type == JSON_STRING ? xstrdup(v->u.str.s) : NULL;
+}
+
+/* What `ps` shows of the record: its name, image, command and creation time. */
+static int read_record_info(const char *rec, size_t len, struct container_info *ci) {
+  struct json_value root;
+  nsbox_error_t ignored = {0};
+  if (json_parse(rec, len, &root, &ignored) < 0)
+    return -1;
+  ci->name = json_strdup(&root, "name");
+  ci->image = json_strdup(&root, "image");
+  ci->image_id = json_strdup(&root, "imageId");
+  int64_t created = 0;
+  json_i64(json_get(&root, "created"), &created);
+  ci->created = (time_t)created;
+  const struct json_value *args = json_get(json_get(&root, "process"), "args");
+  size_t n = args && args->type == JSON_ARRAY ? args->u.arr.n : 0;
+  char **argv = xmalloc((n + 1) * sizeof(*argv));
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (args->u.arr.items[i].type == JSON_STRING)
+      argv[k++] = args->u.arr.items[i].u.str.s;
+  argv[k] = NULL;
+  ci->command = join_args(argv);
+  free(argv);
+  json_free(&root);
+  return 0;
+}
+
 static int load_info(struct nsbox_store *s, const char *id, struct container_info *ci) {
   cleanup_free char *st = xasprintf("%s/containers/%s/state", s->data, id);
   cleanup_free char *rec = NULL, *state = NULL;
   bool ephemeral;
-  if (read_record(s, id, &rec, &ephemeral) < 0)
+  ssize_t len = read_record(s, id, &rec, &ephemeral);
+  if (len < 0)
     return -1;
   memset(ci, 0, sizeof(*ci));
   ci->remove = ephemeral;
   snprintf(ci->id, sizeof(ci->id), "%s", id);
-  ci->name = record_get(rec, "name");
-  ci->image = record_get(rec, "image");
-  ci->command = record_get(rec, "command");
-  ci->image_id = record_get(rec, "image_id");
-  cleanup_free char *created = record_get(rec, "created");
-  ci->created = created ? (time_t)strtoll(created, NULL, 10) : 0;
+  if (read_record_info(rec, (size_t)len, ci) < 0)
+    return -1;
   ci->status = CT_CREATED;
   cleanup_free char *run = xasprintf("%s/%s", s->run, id);
   if (read_file_at(AT_FDCWD, run, &state) < 0 && read_file_at(AT_FDCWD, st, &state) < 0)
@@ -435,12 +527,17 @@ static int load_info(struct nsbox_store *s, const char *id, struct container_inf
     pid_t m = mon ? (pid_t)atoi(mon) : 0;
     if (m > 0 && mon_start && proc_starttime(m) == strtoull(mon_start, NULL, 10))
       ci->monitor = m;
+    cleanup_free char *started = record_get(state, "started");
+    ci->started = started ? (time_t)strtoll(started, NULL, 10) : ci->created;
+    ci->addr = record_get(state, "addr");
   } else if (status && strcmp(status, "exited") == 0) {
     cleanup_free char *code = record_get(state, "exit_code");
     cleanup_free char *fin = record_get(state, "finished");
     ci->status = CT_EXITED;
     ci->exit_code = code ? atoi(code) : -1;
     ci->finished = fin ? (time_t)strtoll(fin, NULL, 10) : 0;
+    cleanup_free char *oom = record_get(state, "oom");
+    ci->oom = oom && strcmp(oom, "1") == 0;
   }
   return 0;
 }

@@ -5,12 +5,14 @@
  * Layout below the data dir:
  *   images/by-id/ID/{rootfs/,info}   an imported image
  *   images/tags/REF -> ../by-id/ID    its names ('/' in REF stored as '%2F')
- *   containers/ID/{config,state,upper/,work/}  (the overlay is mounted on ID/ itself)
+ *   containers/ID/{config,state,ctr.log,upper/,work/}  (the overlay is mounted on ID/ itself)
+ *                                     config: its config (config_json.h); ctr.log: the output
+ *                                     of a detached container (logfile.h)
  *   containers/.names/NAME -> ID      the unique-name reservation (symlink: atomic), for
  *                                     names given with --name
  * and below the run dir: ID (pid and start time while it runs), ID.cgroups (its cgroup dirs,
- * while they exist) and, for --rm containers, ID.config (their record: they exist only while
- * they run). */
+ * while they exist), ID.attach (a detached container's monitor socket, monitor.h) and, for
+ * --rm containers, ID.config (their record: they exist only while they run). */
 #ifndef NSBOX_STORE_H
 #define NSBOX_STORE_H
 
@@ -33,12 +35,14 @@ int store_open(struct nsbox_store *s, const char *root_override, nsbox_error_t *
 struct container_info {
   char id[65];
   char *name, *image, *image_id, *command;
-  time_t created, finished;
+  time_t created, started, finished;
   enum { CT_CREATED, CT_RUNNING, CT_EXITED, CT_UNKNOWN } status;
   int exit_code;
   pid_t pid;     /* the container's PID 1, while it runs */
   pid_t monitor; /* the `nsbox run` holding it, while that lives */
   bool remove;   /* started with --rm */
+  bool oom;      /* the OOM killer ended its last run */
+  char *addr;    /* its network address while it runs, when known */
 };
 void container_info_free(struct container_info *ci);
 
@@ -49,8 +53,25 @@ void container_prepare(struct nsbox_store *s, struct nsbox_config *c);
  * behind on failure. */
 int container_create(struct nsbox_store *s, const struct nsbox_config *c, nsbox_error_t *err);
 
-int container_set_running(struct nsbox_store *s, const char *id, pid_t pid, nsbox_error_t *err);
-int container_set_exited(struct nsbox_store *s, const char *id, int code, nsbox_error_t *err);
+/* The running state (run dir): pid is its first process, the caller its monitor; addr, when
+ * not NULL, its network address. State files are written whole and renamed into place. */
+int container_set_running(struct nsbox_store *s, const char *id, pid_t pid, const char *addr,
+                          nsbox_error_t *err);
+void container_clear_running(struct nsbox_store *s, const char *id);
+int container_set_exited(struct nsbox_store *s, const char *id, int code, bool oom,
+                         nsbox_error_t *err);
+
+/* The whole config of a container, as it was created (config_json.h). */
+int container_load_config(struct nsbox_store *s, const char *id, struct nsbox_config *c,
+                          nsbox_error_t *err);
+
+/* Takes the container's lock (flock of its dir), for the commands that change its state:
+ * start, rm. Returns the fd that holds it, or -1 with err. */
+int container_lock(struct nsbox_store *s, const char *id, nsbox_error_t *err);
+
+/* Opens the container's log (containers/ID/ctr.log) for appending. */
+int container_open_log(struct nsbox_store *s, const char *id, nsbox_error_t *err);
+char *container_log_path(struct nsbox_store *s, const char *id);
 
 struct nsbox_cgroup;
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -281,4 +282,46 @@ void format_ago(time_t t, char *out, size_t len) {
       return;
     }
   }
+}
+
+union fd_cmsg {
+  struct cmsghdr h;
+  char buf[CMSG_SPACE(sizeof(int))];
+};
+
+int sock_send_fd(int sock, const void *data, size_t len, int fd) {
+  union fd_cmsg u;
+  memset(&u, 0, sizeof(u));
+  struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+  if (fd >= 0) {
+    msg.msg_control = u.buf;
+    msg.msg_controllen = sizeof(u.buf);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  }
+  ssize_t n;
+  while ((n = sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+    ;
+  return n < 0 ? -errno : 0;
+}
+
+ssize_t sock_recv_fd(int sock, void *buf, size_t len, int *fd, int flags) {
+  union fd_cmsg u;
+  struct iovec iov = {.iov_base = buf, .iov_len = len};
+  struct msghdr msg = {
+      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+  ssize_t n;
+  *fd = -1;
+  while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | flags)) < 0 && errno == EINTR)
+    ;
+  if (n < 0)
+    return -errno;
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+    memcpy(fd, CMSG_DATA(c), sizeof(int));
+  return n;
 }

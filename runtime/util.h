@@ -49,6 +49,14 @@ ssize_t read_file_at(int dirfd, const char *path, char **out);
  * temporary file and rename). Returns 0 or -errno. */
 int write_file_at(int dirfd, const char *path, const char *data, size_t len, int mode, bool atomic);
 
+/* One message on a SOCK_SEQPACKET or datagram socket with fd (when >= 0) attached. Returns 0
+ * or -errno. */
+int sock_send_fd(int sock, const void *data, size_t len, int fd);
+
+/* Receives one message into buf; *fd gets an attached fd (CLOEXEC) or -1. Returns the
+ * message's length (0: the peer closed) or -errno. */
+ssize_t sock_recv_fd(int sock, void *buf, size_t len, int *fd, int flags);
+
 /* mkdir -p with the given mode for every missing component; 0 or -errno. */
 int mkdir_p(const char *path, mode_t mode);
 
