@@ -12,6 +12,13 @@ int cmd_ps(const struct cli_globals *g, int argc, char **argv);
 int cmd_rm(const struct cli_globals *g, int argc, char **argv);
 int cmd_image(const struct cli_globals *g, int argc, char **argv);
 int cmd_logs(const struct cli_globals *g, int argc, char **argv);
+int cmd_inspect(const struct cli_globals *g, int argc, char **argv);
+int cmd_exec(const struct cli_globals *g, int argc, char **argv);
+int cmd_stop(const struct cli_globals *g, int argc, char **argv);
+int cmd_kill(const struct cli_globals *g, int argc, char **argv);
+int cmd_wait(const struct cli_globals *g, int argc, char **argv);
+int cmd_start(const struct cli_globals *g, int argc, char **argv);
+int cmd_attach(const struct cli_globals *g, int argc, char **argv);
 
 /* "nsbox: msg" for a usage error; returns 125. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -18,6 +18,7 @@
 #include "json.h"
 #include "logfile.h"
 #include "monitor.h"
+#include "syscalls.h"
 #include "util.h"
 
 /* A per-user runtime dir must be ours and private, or another user could plant files. */
@@ -293,6 +294,19 @@ static unsigned long long proc_starttime(pid_t pid) {
   return strtoull(p, NULL, 10);
 }
 
+int pidfd_checked(pid_t pid, unsigned long long start) {
+  int fd = sys_pidfd_open(pid, 0);
+  if (fd < 0)
+    return -errno;
+  /* Opened first, checked second: if the start time matches now, the pidfd is that
+   * process's, whatever becomes of the pid number later. */
+  if (start == 0 || proc_starttime(pid) != start) {
+    close(fd);
+    return -ESRCH;
+  }
+  return fd;
+}
+
 /* What exists only while the container runs lives in the run dir (a tmpfs, usually):
  * run/ID holds the pid of its PID 1 and that process's start time, and its monitor's. */
 int container_set_running(struct nsbox_store *s, const char *id, pid_t pid, const char *addr,
@@ -522,11 +536,14 @@ static int load_info(struct nsbox_store *s, const char *id, struct container_inf
     /* The record says running; believe it only while that very process exists. */
     ci->status =
         ci->pid > 0 && want != 0 && proc_starttime(ci->pid) == want ? CT_RUNNING : CT_UNKNOWN;
+    ci->pid_start = want;
     cleanup_free char *mon = record_get(state, "monitor");
     cleanup_free char *mon_start = record_get(state, "monitor_start");
     pid_t m = mon ? (pid_t)atoi(mon) : 0;
-    if (m > 0 && mon_start && proc_starttime(m) == strtoull(mon_start, NULL, 10))
+    if (m > 0 && mon_start && proc_starttime(m) == strtoull(mon_start, NULL, 10)) {
       ci->monitor = m;
+      ci->monitor_start = strtoull(mon_start, NULL, 10);
+    }
     cleanup_free char *started = record_get(state, "started");
     ci->started = started ? (time_t)strtoll(started, NULL, 10) : ci->created;
     ci->addr = record_get(state, "addr");

@@ -38,11 +38,12 @@ struct container_info {
   time_t created, started, finished;
   enum { CT_CREATED, CT_RUNNING, CT_EXITED, CT_UNKNOWN } status;
   int exit_code;
-  pid_t pid;     /* the container's PID 1, while it runs */
-  pid_t monitor; /* the `nsbox run` holding it, while that lives */
-  bool remove;   /* started with --rm */
-  bool oom;      /* the OOM killer ended its last run */
-  char *addr;    /* its network address while it runs, when known */
+  pid_t pid;                                   /* the container's PID 1, while it runs */
+  pid_t monitor;                               /* the `nsbox run` holding it, while that lives */
+  unsigned long long pid_start, monitor_start; /* their start times (/proc/PID/stat) */
+  bool remove;                                 /* started with --rm */
+  bool oom;                                    /* the OOM killer ended its last run */
+  char *addr;                                  /* its network address while it runs, when known */
 };
 void container_info_free(struct container_info *ci);
 
@@ -95,6 +96,10 @@ int container_list(struct nsbox_store *s, struct container_info **out, size_t *n
 /* Finds a container by name, full id or unique id prefix. */
 int container_find(struct nsbox_store *s, const char *ref, struct container_info *out,
                    nsbox_error_t *err);
+
+/* A pidfd of pid, checked to be the process that started at start (not a recycled pid).
+ * Returns it or -errno (-ESRCH: that process is gone). */
+int pidfd_checked(pid_t pid, unsigned long long start);
 
 /* Removes dir (data-dir relative or absolute) and all below it; as the user first and, where
  * that is refused, as root of the user namespace. */
