@@ -154,6 +154,16 @@ int cgroup_remove_listed(const char *list) {
   return r;
 }
 
+int cgroup_join_listed(const char *list, pid_t pid, nsbox_error_t *err) {
+  cleanup_free char *copy = xstrdup(list);
+  char buf[24], *save = NULL;
+  snprintf(buf, sizeof(buf), "%d", (int)pid);
+  for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+    if (line[0] == '/' && cg_write(line, "cgroup.procs", buf, err) < 0)
+      return nsbox_wrap(err, "join the container's cgroup");
+  return 0;
+}
+
 int cgroup_create(struct nsbox_cgroup *cg, const char *id, const struct nsbox_resources *r,
                   bool rootless, nsbox_error_t *err) {
   memset(cg, 0, sizeof(*cg));

@@ -47,6 +47,9 @@ int cgroup_destroy(struct nsbox_cgroup *cg);
  * first. Returns 0 when all are gone, -errno otherwise (-EBUSY: processes still in one). */
 int cgroup_remove_listed(const char *list);
 
+/* Moves pid into each cgroup of such a list (`nsbox exec` joining the container's). */
+int cgroup_join_listed(const char *list, pid_t pid, nsbox_error_t *err);
+
 /* In the child, inside its new cgroup namespace: mounts the cgroup filesystem(s) read-only on
  * /sys/fs/cgroup below rootfd, as far as the kernel allows (cgroup v1 cannot be mounted in a
  * user namespace; then /sys/fs/cgroup stays empty). */

@@ -71,65 +71,6 @@ static const char *const default_env[] = {
     "container=nsbox",
 };
 
-struct strv {
-  char **v;
-  size_t n;
-};
-
-static void strv_push(struct strv *s, char *item) {
-  s->v = xrealloc(s->v, (s->n + 2) * sizeof(char *));
-  s->v[s->n++] = item;
-  s->v[s->n] = NULL;
-}
-
-/* Sets KEY=VAL, replacing an earlier value of KEY. */
-static void env_set(struct strv *env, char *kv) {
-  size_t kl = strcspn(kv, "=");
-  for (size_t i = 0; i < env->n; i++)
-    if (strncmp(env->v[i], kv, kl) == 0 && env->v[i][kl] == '=') {
-      env->v[i] = kv;
-      return;
-    }
-  strv_push(env, kv);
-}
-
-static int env_add(struct strv *env, const char *spec, const char *origin) {
-  const char *eq = strchr(spec, '=');
-  if (spec[0] == '\0' || spec[0] == '=')
-    return cli_usage_error("invalid environment variable \"%s\" in %s", spec, origin);
-  if (eq) {
-    env_set(env, xstrdup(spec));
-    return 0;
-  }
-  /* KEY alone passes the host's value, if there is one (as docker does). */
-  const char *v = getenv(spec);
-  if (v)
-    env_set(env, xasprintf("%s=%s", spec, v));
-  return 0;
-}
-
-static int env_file(struct strv *env, const char *path) {
-  cleanup_free char *data = NULL;
-  ssize_t r = read_file_at(AT_FDCWD, path, &data);
-  if (r < 0) {
-    errno = (int)-r;
-    return cli_usage_error("--env-file %s: %s", path, strerror(errno));
-  }
-  char *save = NULL;
-  for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-    while (*line == ' ' || *line == '\t')
-      line++;
-    size_t l = strlen(line);
-    if (l > 0 && line[l - 1] == '\r')
-      line[--l] = '\0';
-    if (*line == '\0' || *line == '#')
-      continue;
-    if (env_add(env, line, path) != 0)
-      return 125;
-  }
-  return 0;
-}
-
 static bool valid_name(const char *n) {
   if (!((*n >= 'a' && *n <= 'z') || (*n >= 'A' && *n <= 'Z') || (*n >= '0' && *n <= '9')))
     return false;
@@ -561,10 +502,10 @@ static int parse_run(struct nsbox_config *c, int argc, char **argv, const char *
     strv_push(&env, xstrdup(default_env[i]));
   strv_push(&env, xasprintf("HOSTNAME=%s", c->hostname));
   for (size_t i = 0; i < env_files.n; i++)
-    if ((r = env_file(&env, env_files.v[i])) != 0)
+    if ((r = cli_env_file(&env, env_files.v[i])) != 0)
       return r;
   for (size_t i = 0; i < user_env.n; i++)
-    if ((r = env_add(&env, user_env.v[i], "--env")) != 0)
+    if ((r = cli_env_add(&env, user_env.v[i], "--env")) != 0)
       return r;
   free(user_env.v);
   free(env_files.v);

@@ -46,6 +46,7 @@
 #include "process.h"
 #include "rootfs.h"
 #include "seccomp.h"
+#include "signals.h"
 #include "syscalls.h"
 #include "tty.h"
 #include "userns.h"
@@ -62,18 +63,6 @@ struct child_ctx {
   sigset_t orig_mask;
   struct nsbox_seccomp_prog seccomp; /* compiled by the parent, loaded by the child */
 };
-
-/* The signals nsbox run passes on: every catchable one but SIGCHLD, which is ours, and the
- * fault signals, which only ever concern nsbox itself. */
-static void forward_set(sigset_t *set) {
-  sigemptyset(set);
-  for (int s = 1; s < 32; s++) {
-    if (s == SIGKILL || s == SIGSTOP || s == SIGSEGV || s == SIGBUS || s == SIGFPE || s == SIGILL ||
-        s == SIGTRAP || s == SIGSYS)
-      continue;
-    sigaddset(set, s);
-  }
-}
 
 /* The container's stdio: the caller's, the monitor's pipes or, with -t, a pty of its own
  * devpts whose master goes to the parent. */
@@ -398,8 +387,7 @@ int container_run(struct nsbox_store *s, const struct nsbox_config *c, struct co
                   bool *oom, nsbox_error_t *err) {
   struct child_ctx x = {.c = c, .io = io, .sock = -1, .initfd = -1, .console = -1};
   sigset_t set;
-  forward_set(&set);
-  sigaddset(&set, SIGCHLD);
+  signals_forwardable(&set);
   /* Blocked from before the child exists, so no signal is lost or acts on nsbox itself;
    * the child restores the original mask before exec. */
   sigprocmask(SIG_BLOCK, &set, &x.orig_mask);

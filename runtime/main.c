@@ -39,9 +39,9 @@ static const struct {
   const char *name;
   int (*fn)(const struct cli_globals *g, int argc, char **argv);
 } commands[] = {
-    {"run", cmd_run},       {"ps", cmd_ps},       {"rm", cmd_rm},        {"logs", cmd_logs},
-    {"stop", cmd_stop},     {"kill", cmd_kill},   {"wait", cmd_wait},    {"start", cmd_start},
-    {"attach", cmd_attach}, {"image", cmd_image}, {"images", cmd_image},
+    {"run", cmd_run},       {"ps", cmd_ps},     {"rm", cmd_rm},       {"logs", cmd_logs},
+    {"stop", cmd_stop},     {"kill", cmd_kill}, {"wait", cmd_wait},   {"start", cmd_start},
+    {"attach", cmd_attach}, {"exec", cmd_exec}, {"image", cmd_image}, {"images", cmd_image},
 };
 
 int main(int argc, char **argv) {

@@ -68,3 +68,13 @@ const char *signal_name(int sig, char buf[16]) {
     snprintf(buf, 16, "%d", sig);
   return buf;
 }
+
+void signals_forwardable(sigset_t *set) {
+  sigemptyset(set);
+  for (int s = 1; s < 32; s++) {
+    if (s == SIGKILL || s == SIGSTOP || s == SIGSEGV || s == SIGBUS || s == SIGFPE || s == SIGILL ||
+        s == SIGTRAP || s == SIGSYS)
+      continue;
+    sigaddset(set, s);
+  }
+}

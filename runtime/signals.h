@@ -9,4 +9,10 @@ int signal_parse(const char *spec);
 /* "TERM" for 15, "RTMIN+3", or the number as text when it has no name; buf has 16 bytes. */
 const char *signal_name(int sig, char buf[16]);
 
+#include <signal.h>
+
+/* The signals nsbox passes on to what it runs: every catchable one but the fault signals,
+ * which only ever concern nsbox itself. SIGCHLD is in it (nsbox reaps on it). */
+void signals_forwardable(sigset_t *set);
+
 #endif

@@ -388,6 +388,14 @@ void container_clear_cgroups(struct nsbox_store *s, const char *id) {
   unlink(p);
 }
 
+char *container_cgroups(struct nsbox_store *s, const char *id) {
+  cleanup_free char *p = xasprintf("%s/%s.cgroups", s->run, id);
+  char *list = NULL;
+  if (read_file_at(AT_FDCWD, p, &list) < 0)
+    return NULL;
+  return list;
+}
+
 /* Removes the cgroups recorded for id, and the record once they are all gone (a cgroup with
  * processes still dying in it stays for a later try). */
 static void reclaim_cgroups(struct nsbox_store *s, const char *id) {

@@ -82,6 +82,9 @@ int container_set_cgroups(struct nsbox_store *s, const char *id, const struct ns
                           nsbox_error_t *err);
 void container_clear_cgroups(struct nsbox_store *s, const char *id);
 
+/* The recorded cgroup dirs of a running container, one a line; NULL when it has none. */
+char *container_cgroups(struct nsbox_store *s, const char *id);
+
 /* Removes the recorded cgroups of containers whose `nsbox run` is gone. */
 void container_reclaim_cgroups(struct nsbox_store *s);
 
