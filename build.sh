@@ -26,7 +26,7 @@ BUILD_PKGS=(
   "ca-certificates:/etc/ssl/certs"
 )
 IMAGE_PKGS=("busybox-static:/bin/busybox")
-TEST_PKGS=("bats:bats" "uidmap:newuidmap" "util-linux:unshare" "file:file" "procps:ps" "zstd:zstd"
+TEST_PKGS=("bats:bats" "tmux:tmux" "uidmap:newuidmap" "util-linux:unshare" "file:file" "procps:ps" "zstd:zstd"
   "slirp4netns:slirp4netns" "passt:pasta" "nftables:/usr/sbin/nft" "iproute2:ip"
   "qemu-system-x86:qemu-system-x86_64" "cpio:cpio")
 

@@ -197,7 +197,8 @@ static int wait_one(struct nsbox_store *s, const char *ref) {
     nsbox_print_error(&err);
     return 125;
   }
-  if (ci.status == CT_RUNNING)
+  /* Its process may be gone already while the monitor still records the exit. */
+  if (ci.status == CT_RUNNING || (ci.status == CT_UNKNOWN && ci.monitor > 0))
     code = wait_running(s, &ci, &err);
   else if (ci.status == CT_EXITED)
     code = ci.exit_code;
@@ -213,10 +214,23 @@ static int wait_one(struct nsbox_store *s, const char *ref) {
   return 0;
 }
 
+/* For the commands without options: 1 (the names start at argv[1]), or 125 after a usage
+ * error. */
+static int no_options(int argc, char **argv, const char *usage) {
+  if (argc > 1 && argv[1][0] == '-' && argv[1][1] != '\0') {
+    if (strcmp(argv[1], "--") == 0)
+      return 2;
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
+      return cli_usage_error("%s", usage);
+    return cli_usage_error("%s: unknown option %s", argv[0], argv[1]);
+  }
+  return 1;
+}
+
 int cmd_wait(const struct cli_globals *g, int argc, char **argv) {
-  opterr = 0;
-  if (getopt(argc, argv, "+") != -1)
-    return cli_usage_error("wait: unknown option %s", argv[optind - 1]);
+  optind = no_options(argc, argv, "usage: nsbox wait NAME...");
+  if (optind == 125)
+    return 125;
   if (optind >= argc)
     return cli_usage_error("usage: nsbox wait NAME...");
   struct nsbox_store s;
@@ -317,9 +331,9 @@ int cmd_start(const struct cli_globals *g, int argc, char **argv) {
 }
 
 int cmd_attach(const struct cli_globals *g, int argc, char **argv) {
-  opterr = 0;
-  if (getopt(argc, argv, "+") != -1)
-    return cli_usage_error("attach: unknown option %s", argv[optind - 1]);
+  optind = no_options(argc, argv, "usage: nsbox attach NAME  (detach: ctrl-p ctrl-q)");
+  if (optind == 125)
+    return 125;
   if (optind + 1 != argc)
     return cli_usage_error("usage: nsbox attach NAME");
   struct nsbox_store s;

@@ -120,7 +120,10 @@ static int add_tmpfs(struct nsbox_config *c, const char *spec) {
   c->mounts[c->n_mounts++] = (struct nsbox_mount){
       .kind = MOUNT_TMPFS,
       .destination = xstrdup(s),
-      .options = xasprintf("mode=1777%s%s", opts ? "," : "", opts ? opts : "")};
+      /* Docker's default mode, unless one was given. */
+      .options = opts && (strncmp(opts, "mode=", 5) == 0 || strstr(opts, ",mode="))
+                     ? xstrdup(opts)
+                     : xasprintf("mode=1777%s%s", opts ? "," : "", opts ? opts : "")};
   return 0;
 }
 

@@ -18,7 +18,16 @@ static const char usage[] =
     "Commands:\n"
     "  run [OPTIONS] IMAGE [CMD [ARG...]]   run a command in a new container\n"
     "  run [OPTIONS] --rootfs DIR [CMD...]   ... with a directory as its root\n"
-    "  ps [-a] [-q]                          list containers\n"
+    "  run -d [-it] ...                      ... detached, under a monitor; prints the id\n"
+    "  ps [-a] [-q] [--format json]          list containers\n"
+    "  logs [-f] [--tail N] [-t] NAME        a detached container's output\n"
+    "  exec [-it] [-e K=V] [-u U] [-w D] NAME CMD...  run CMD in a running container\n"
+    "  attach NAME                           connect to a detached container (ctrl-p ctrl-q)\n"
+    "  stop [-t SECONDS] NAME...             stop signal, then KILL after the timeout\n"
+    "  kill [-s SIGNAL] NAME...              send a signal (default KILL)\n"
+    "  wait NAME...                          wait for the exit; print its code\n"
+    "  start [-a] NAME...                    run an exited container again\n"
+    "  inspect NAME...                       config and state as JSON\n"
     "  rm [-f] NAME...                       remove containers\n"
     "  image import FILE|- NAME              import a rootfs tarball as an image\n"
     "  image ls                              list images\n"
@@ -39,9 +48,10 @@ static const struct {
   const char *name;
   int (*fn)(const struct cli_globals *g, int argc, char **argv);
 } commands[] = {
-    {"run", cmd_run},       {"ps", cmd_ps},     {"rm", cmd_rm},       {"logs", cmd_logs},
-    {"stop", cmd_stop},     {"kill", cmd_kill}, {"wait", cmd_wait},   {"start", cmd_start},
-    {"attach", cmd_attach}, {"exec", cmd_exec}, {"image", cmd_image}, {"images", cmd_image},
+    {"run", cmd_run},       {"ps", cmd_ps},     {"rm", cmd_rm},           {"logs", cmd_logs},
+    {"stop", cmd_stop},     {"kill", cmd_kill}, {"wait", cmd_wait},       {"start", cmd_start},
+    {"attach", cmd_attach}, {"exec", cmd_exec}, {"inspect", cmd_inspect}, {"image", cmd_image},
+    {"images", cmd_image},
 };
 
 int main(int argc, char **argv) {

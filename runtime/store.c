@@ -329,9 +329,13 @@ void container_clear_running(struct nsbox_store *s, const char *id) {
 
 int container_set_exited(struct nsbox_store *s, const char *id, int code, bool oom,
                          nsbox_error_t *err) {
-  char text[128];
-  snprintf(text, sizeof(text), "status=exited\nexit_code=%d\nfinished=%lld\noom=%d\n", code,
-           (long long)time(NULL), oom ? 1 : 0);
+  /* The start time of this run is in its running state, which goes now: kept here. */
+  cleanup_free char *run = xasprintf("%s/%s", s->run, id), *running = NULL, *started = NULL;
+  if (read_file_at(AT_FDCWD, run, &running) >= 0)
+    started = record_get(running, "started");
+  char text[160];
+  snprintf(text, sizeof(text), "status=exited\nexit_code=%d\nfinished=%lld\noom=%d\nstarted=%s\n",
+           code, (long long)time(NULL), oom ? 1 : 0, started ? started : "0");
   int r = write_state(s, id, text, err);
   container_clear_running(s, id);
   return r;
@@ -563,6 +567,8 @@ static int load_info(struct nsbox_store *s, const char *id, struct container_inf
     ci->finished = fin ? (time_t)strtoll(fin, NULL, 10) : 0;
     cleanup_free char *oom = record_get(state, "oom");
     ci->oom = oom && strcmp(oom, "1") == 0;
+    cleanup_free char *started = record_get(state, "started");
+    ci->started = started ? (time_t)strtoll(started, NULL, 10) : 0;
   }
   return 0;
 }
