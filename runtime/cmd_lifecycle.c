@@ -176,8 +176,12 @@ static int wait_running(struct nsbox_store *s, struct container_info *ci, nsbox_
   cleanup_close int rundir = open(s->run, O_PATH | O_DIRECTORY | O_CLOEXEC);
   nsbox_error_t ignored = {0};
   cleanup_close int sock = rundir >= 0 ? attach_connect(rundir, ci->id, &ignored) : -1;
-  if (sock >= 0)
-    return attach_wait(sock, err);
+  if (sock >= 0) {
+    int code = attach_wait(sock, err);
+    if (code >= 0)
+      return code;
+    /* The monitor ended between our look and our connect: its record has the code. */
+  }
   wait_monitor(ci);
   struct container_info now;
   if (container_find(s, ci->id, &now, err) < 0)
@@ -292,7 +296,7 @@ static int start_one(struct nsbox_store *s, const char *ref, bool attach) {
       close(steal_fd(&lock)); /* held for the whole run it would block `rm` */
       r = lifecycle_run(s, &c, true, &err);
     } else {
-      r = lifecycle_start_detached(s, &c, true, lock, &err);
+      r = lifecycle_start_detached(s, &c, true, &err);
       if (r == 0)
         printf("%s\n", ref);
     }

@@ -331,6 +331,18 @@ int cmd_rm(const struct cli_globals *g, int argc, char **argv) {
       ret = 125;
       continue;
     }
+    /* Under the container's lock, its state looked at again: a `start` in progress ends
+     * first (a half-removed container without its dir is removed without the lock). */
+    nsbox_error_t ignored = {0};
+    cleanup_close int lock = container_lock(&s, ci.id, &ignored);
+    char id[65];
+    memcpy(id, ci.id, sizeof(id));
+    container_info_free(&ci);
+    if (container_find(&s, id, &ci, &err) < 0) {
+      nsbox_print_error(&err);
+      ret = 125;
+      continue;
+    }
     if (ci.status == CT_RUNNING) {
       if (!force) {
         nsbox_notice("container %s is running: stop it first or use rm -f", argv[i]);

@@ -553,7 +553,7 @@ static int run_container(const struct cli_globals *g, struct nsbox_config *c, ns
   container_prepare(&s, c);
   if (!c->detach)
     return lifecycle_run(&s, c, false, err);
-  if (lifecycle_start_detached(&s, c, false, -1, err) < 0)
+  if (lifecycle_start_detached(&s, c, false, err) < 0)
     return -1;
   printf("%s\n", c->id);
   return 0;

@@ -107,7 +107,7 @@ static int monitor_main(struct nsbox_store *s, const struct nsbox_config *c, boo
 }
 
 int lifecycle_start_detached(struct nsbox_store *s, const struct nsbox_config *c, bool restart,
-                             int close_in_monitor, nsbox_error_t *err) {
+                             nsbox_error_t *err) {
   int ready[2];
   if (pipe2(ready, O_CLOEXEC) < 0)
     return nsbox_fail(err, errno, "pipe");
@@ -117,9 +117,16 @@ int lifecycle_start_detached(struct nsbox_store *s, const struct nsbox_config *c
     return nsbox_fail(err, errno, "fork the monitor");
   }
   if (pid == 0) {
-    close(ready[0]);
-    if (close_in_monitor >= 0)
-      close(close_in_monitor);
+    /* The monitor outlives its caller: it keeps none of the caller's fds (a pipe kept open
+     * would hold up whoever reads the caller's output), only its own and the sockets of the
+     * published ports. */
+    size_t n = c->net.port_fds ? c->net.n_ports : 0;
+    int *keep = xmalloc((n + 1) * sizeof(*keep));
+    keep[0] = ready[1];
+    for (size_t i = 0; i < n; i++)
+      keep[i + 1] = c->net.port_fds[i];
+    close_fds_except(keep, n + 1);
+    free(keep);
     _exit(monitor_main(s, c, restart, ready[1]));
   }
   close(ready[1]);

@@ -17,9 +17,9 @@ int lifecycle_run(struct nsbox_store *s, const struct nsbox_config *c, bool rest
 
 /* Starts c under a monitor: a child of nsbox in a session of its own, with stdin /dev/null
  * (or a pipe with -i), its output into the container's log, and an attach socket. Returns 0
- * once the command runs, or -1 with err when it could not start. keep_fd, when >= 0, is
- * closed in the monitor (the caller's lock). */
+ * once the command runs, or -1 with err when it could not start. The monitor keeps none of
+ * the caller's fds (its lock neither). */
 int lifecycle_start_detached(struct nsbox_store *s, const struct nsbox_config *c, bool restart,
-                             int close_in_monitor, nsbox_error_t *err);
+                             nsbox_error_t *err);
 
 #endif

@@ -245,6 +245,14 @@ int monitor_run(struct monitor *m, const sigset_t *set) {
 }
 
 void monitor_finish(struct monitor *m, int code) {
+  /* Those who connected since the last turn of the loop (`nsbox wait` right at the end)
+   * get the exit code too. */
+  while (m->listen >= 0 && m->n_clients < MONITOR_MAX_CLIENTS) {
+    size_t before = m->n_clients;
+    accept_client(m);
+    if (m->n_clients == before)
+      break;
+  }
   int32_t c = code;
   broadcast(m, ATTACH_EXIT, &c, sizeof(c));
   for (size_t i = 0; i < m->n_clients; i++)
@@ -272,7 +280,8 @@ int attach_listen(int rundir, const char *id, nsbox_error_t *err) {
   if (attach_addr(rundir, id, &sa) < 0)
     return nsbox_fail(err, ENAMETOOLONG, "attach socket");
   attach_unlink(rundir, id); /* a killed monitor's */
-  cleanup_close int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  /* Non-blocking: monitor_finish() takes the last pending connections without waiting. */
+  cleanup_close int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 8) < 0)
     return nsbox_fail(err, errno, "attach socket %s.attach", id);
   return steal_fd(&fd);

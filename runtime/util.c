@@ -11,6 +11,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -324,4 +325,25 @@ ssize_t sock_recv_fd(int sock, void *buf, size_t len, int *fd, int flags) {
   if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
     memcpy(fd, CMSG_DATA(c), sizeof(int));
   return n;
+}
+
+static int cmp_int(const void *a, const void *b) {
+  int x = *(const int *)a, y = *(const int *)b;
+  return x < y ? -1 : x > y;
+}
+
+void close_fds_except(const int *keep, size_t n) {
+  int *k = xmalloc((n + 1) * sizeof(*k));
+  memcpy(k, keep, n * sizeof(*k));
+  qsort(k, n, sizeof(*k), cmp_int);
+  unsigned from = 3;
+  for (size_t i = 0; i < n; i++) {
+    if (k[i] < (int)from)
+      continue;
+    if ((unsigned)k[i] > from)
+      syscall(SYS_close_range, from, (unsigned)k[i] - 1, 0);
+    from = (unsigned)k[i] + 1;
+  }
+  syscall(SYS_close_range, from, ~0U, 0);
+  free(k);
 }

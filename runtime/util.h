@@ -57,6 +57,9 @@ int sock_send_fd(int sock, const void *data, size_t len, int fd);
  * message's length (0: the peer closed) or -errno. */
 ssize_t sock_recv_fd(int sock, void *buf, size_t len, int *fd, int flags);
 
+/* Closes every fd above 2 but those in keep (n of them, any order). */
+void close_fds_except(const int *keep, size_t n);
+
 /* mkdir -p with the given mode for every missing component; 0 or -errno. */
 int mkdir_p(const char *path, mode_t mode);
 

@@ -128,8 +128,8 @@ links() { "$IP" -o link show | awk -F': ' '{ print $2 }' | sed 's/@.*//' | sort;
   # The container dies with nsbox; the next nsbox-net run reclaims its lease.
   wait_for eval '! alive '"$ctr"
   wait_for eval '"$NSBOX_TEST_NET_HELPER" release && [ -z "$("$NSBOX_TEST_NET_HELPER" list)" ]'
-  ! "$IP" link show nsbox0 2>/dev/null
-  ! nft list table ip nsbox 2>/dev/null
+  run ! "$IP" link show nsbox0 2>/dev/null
+  run ! nft list table ip nsbox 2>/dev/null
   [ -z "$(links | grep '^nsbx')" ]
   nsbox ps -a >/dev/null
 }

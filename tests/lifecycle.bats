@@ -56,18 +56,19 @@ log_has() { nsbox logs "$1" 2>&1 | grep -q "$2"; }
 }
 
 @test "logs -f: sees new lines as they come and ends with the container" {
-  mkfifo "$BATS_TEST_TMPDIR/go"
+  # One fifo per step: a writer that is still closing one must not also end the next read.
+  mkfifo "$BATS_TEST_TMPDIR/go1" "$BATS_TEST_TMPDIR/go2"
   detach --name lc-follow -v "$BATS_TEST_TMPDIR:/s" busybox \
-    sh -c 'echo one; read x </s/go; echo two; read x </s/go; echo three' >/dev/null
+    sh -c 'echo one; read x </s/go1; echo two; read x </s/go2; echo three' >/dev/null
   nsbox logs -f lc-follow >"$BATS_TEST_TMPDIR/out" 2>&1 &
   local follower=$!
   wait_for grep -qx one "$BATS_TEST_TMPDIR/out"
-  ! grep -q two "$BATS_TEST_TMPDIR/out"
-  echo >"$BATS_TEST_TMPDIR/go"
+  run ! grep -q two "$BATS_TEST_TMPDIR/out"
+  echo >"$BATS_TEST_TMPDIR/go1"
   wait_for grep -qx two "$BATS_TEST_TMPDIR/out"
-  ! grep -q three "$BATS_TEST_TMPDIR/out"
+  run ! grep -q three "$BATS_TEST_TMPDIR/out"
   alive "$follower"
-  echo >"$BATS_TEST_TMPDIR/go"
+  echo >"$BATS_TEST_TMPDIR/go2"
   # The container exits: logs -f prints the last line and ends by itself.
   wait "$follower"
   [ "$(cat "$BATS_TEST_TMPDIR/out")" = "$(printf 'one\ntwo\nthree')" ]
@@ -198,7 +199,7 @@ log_has() { nsbox logs "$1" 2>&1 | grep -q "$2"; }
   [ "$monitor" -gt 0 ]
   run nsbox rm -f lc-rmf
   [ "$status" -eq 0 ]
-  ! alive "$monitor"
+  run ! alive "$monitor"
   [ "$(container_count)" -eq "$before" ]
   [ -z "$(run_dir_entries)" ]
 }
@@ -298,7 +299,7 @@ log_has() { nsbox logs "$1" 2>&1 | grep -q "$2"; }
   kill -KILL "$monitor"
   # The container dies with its monitor (parent-death signal); ps must not say Up.
   wait_for not_up lc-monkill
-  ! alive "$pid"
+  run ! alive "$pid"
   run nsbox ps -a
   [[ $output == *lc-monkill*Exited* ]]
   run nsbox rm lc-monkill

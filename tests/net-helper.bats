@@ -260,8 +260,8 @@ kill_ctr() {
   run "$HELPER" list
   [ "$status" -eq 0 ]
   [ -z "$output" ]
-  ! "$IP" link show "$HOSTIF" 2>/dev/null
-  if ! $had_bridge; then ! "$IP" link show nsboxt0 2>/dev/null; fi
+  run ! "$IP" link show "$HOSTIF" 2>/dev/null
+  if ! $had_bridge; then run ! "$IP" link show nsboxt0 2>/dev/null; fi
   [ "$(links)" = "$links0" ]
 }
 
@@ -325,8 +325,8 @@ listening() { [ -n "$(ss -Htln "sport = :$1")" ]; }
   run --separate-stderr "$HELPER" release
   [ "$status" -eq 0 ]
   [ -z "$output$stderr" ]
-  ! "$IP" link show "$HOSTIF" 2>/dev/null
-  ! "$IP" link show nsboxt1 2>/dev/null
+  run ! "$IP" link show "$HOSTIF" 2>/dev/null
+  run ! "$IP" link show nsboxt1 2>/dev/null
   run "$HELPER" list
   [[ $output != *"$HOSTIF"* ]]
   if [ -z "$output" ]; then
@@ -369,6 +369,6 @@ listening() { [ -n "$(ss -Htln "sport = :$1")" ]; }
   kill_ctr "$CTR"
   run "$HELPER" release
   [ "$status" -eq 0 ]
-  ! "$IP" link show nsboxt1 2>/dev/null
+  run ! "$IP" link show nsboxt1 2>/dev/null
   [ "$(links)" = "$links0" ]
 }

@@ -192,7 +192,7 @@ need_backend() {
   kill -TERM "$BG_PID" # forwarded: the container ends, nsbox reaps slirp4netns and returns
   wait_bg_status
   [ "$BG_STATUS" -eq 143 ]
-  ! alive "$slirp"
+  run ! alive "$slirp"
 
   start_ready --rm --network slirp4netns busybox sh -c 'echo ready; exec sleep 1000'
   slirp=$(child_named "$BG_PID" slirp4netns)
@@ -237,7 +237,7 @@ need_backend() {
   kill -KILL "$BG_PID"
   wait_bg_status
   wait_for eval '! alive '"$pasta"
-  ! alive "$watcher"
+  run ! alive "$watcher"
   nsbox ps -a >/dev/null
 }
 
