@@ -115,11 +115,16 @@ if ((EUID == 0)); then
 		jq '.process.terminal = false | .process.args = ["sleep", "1000"]' \
 			"$W/bundle/config.json" >"$W/bundle/config.new" && mv "$W/bundle/config.new" "$W/bundle/config.json"
 		pids=()
+		mkfifo "$W/sync"
 		for i in $(seq "$COUNT"); do
-			conmon --cid "bench-$i" --cuuid "bench-$i" --name "bench-$i" --runtime "$(command -v runc)" \
-				--bundle "$W/bundle" --pidfile "$W/pid-$i" --conmon-pidfile "$W/conmon-$i" \
-				--log-path "$W/ctr-$i.log" --exit-dir "$W/exits" --socket-dir-path "$W/sock" \
-				--runtime-arg "--root=$W/runc" --log-level error
+			# As podman does: conmon says on _OCI_SYNCPIPE when the container is created.
+			exec 9<>"$W/sync"
+			_OCI_SYNCPIPE=9 conmon --cid "bench-$i" --cuuid "bench-$i" --name "bench-$i" \
+				--runtime "$(command -v runc)" --bundle "$W/bundle" --pidfile "$W/pid-$i" \
+				--conmon-pidfile "$W/conmon-$i" --log-path "$W/ctr-$i.log" --exit-dir "$W/exits" \
+				--socket-dir-path "$W/sock" --runtime-arg "--root=$W/runc" --log-level error
+			read -r -u 9 _
+			exec 9>&-
 			runc --root "$W/runc" start "bench-$i"
 			pids+=("$(cat "$W/conmon-$i")")
 		done
