@@ -15,33 +15,17 @@
 #include "store.h"
 #include "util.h"
 
-static const char *status_name(const struct container_info *ci) {
-  switch (ci->status) {
-  case CT_RUNNING:
-    return "running";
-  case CT_EXITED:
-    return "exited";
-  case CT_CREATED:
-    return "created";
-  default:
-    return "unknown";
-  }
-}
-
-/* RFC 3339 in UTC, to the second: all the record keeps. "" for a time that never was (0). */
+/* To the second: all the record keeps. */
 static void put_time(struct jsonw *w, const char *key, time_t t) {
-  char buf[32] = "";
-  struct tm tm;
-  if (t > 0 && gmtime_r(&t, &tm))
-    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  jsonw_kv_str(w, key, buf);
+  char buf[32];
+  jsonw_kv_str(w, key, format_rfc3339(t, buf, sizeof(buf)));
 }
 
 static void put_state(struct jsonw *w, const struct container_info *ci) {
   bool running = ci->status == CT_RUNNING;
   jsonw_key(w, "State");
   jsonw_obj_open(w);
-  jsonw_kv_str(w, "Status", status_name(ci));
+  jsonw_kv_str(w, "Status", container_status_name(ci->status));
   jsonw_kv_bool(w, "Running", running);
   jsonw_kv_i64(w, "Pid", running ? ci->pid : 0);
   jsonw_kv_i64(w, "MonitorPid", ci->monitor);

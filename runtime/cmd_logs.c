@@ -1,14 +1,12 @@
 /* nsbox logs: prints what a detached container printed, from its log (logfile.h), and with
  * --follow what it prints next, until the process writing the log exits. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -150,16 +148,13 @@ static int follow(struct log_reader *lr, int ifd, int pidfd, nsbox_error_t *err)
 /* Prints the log at path as o asks. */
 static int print_log(struct nsbox_store *s, const struct container_info *ci, const char *path,
                      const struct logs_opts *o, nsbox_error_t *err) {
-  cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
-  if (fd < 0 && errno == ENOENT)
+  cleanup_close int fd = logfile_open_read(path, err);
+  if (fd < 0 && err->errnum == ENOENT) {
+    *err = (nsbox_error_t){0};
     return 0; /* it ran in the foreground: its output went to the terminal, not here */
+  }
   if (fd < 0)
-    return nsbox_fail(err, errno, "open %s", path);
-  struct stat st;
-  if (fstat(fd, &st) < 0)
-    return nsbox_fail(err, errno, "stat %s", path);
-  if (!S_ISREG(st.st_mode))
-    return nsbox_fail(err, 0, "%s is not a regular file", path);
+    return -1;
   /* The watches come before the first read: a record written, or an exit, between that read
    * and the first poll is then not missed. */
   cleanup_close int ifd = -1, pidfd = -1;

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 
 #include "cli.h"
 #include "config_json.h"
@@ -15,19 +14,6 @@
 #include "store.h"
 #include "syscalls.h"
 #include "util.h"
-
-static const char *status_name(const struct container_info *ci) {
-  switch (ci->status) {
-  case CT_RUNNING:
-    return "running";
-  case CT_EXITED:
-    return "exited";
-  case CT_CREATED:
-    return "created";
-  default:
-    return "unknown";
-  }
-}
 
 static void status_text(const struct container_info *ci, char *out, size_t len) {
   char ago[48];
@@ -147,15 +133,6 @@ static void table_print_free(struct ps_table *t) {
   *t = (struct ps_table){0};
 }
 
-/* RFC 3339 in UTC, to the second: all the record keeps. "" for a time that never was (0). */
-static void put_time(struct jsonw *w, const char *key, time_t t) {
-  char buf[32] = "";
-  struct tm tm;
-  if (t > 0 && gmtime_r(&t, &tm))
-    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  jsonw_kv_str(w, key, buf);
-}
-
 /* podman's `ps --format json` object; c is NULL when the config could not be read. */
 static void put_json(struct jsonw *w, const struct container_info *ci, const struct nsbox_config *c,
                      const char *status) {
@@ -167,8 +144,9 @@ static void put_json(struct jsonw *w, const struct container_info *ci, const str
   jsonw_kv_str(w, "ImageID", ci->image_id ? ci->image_id : "");
   jsonw_kv_strv(w, "Command", c ? c->process.args : NULL);
   jsonw_kv_i64(w, "Created", ci->created);
-  put_time(w, "CreatedAt", ci->created);
-  jsonw_kv_str(w, "State", status_name(ci));
+  char created[32];
+  jsonw_kv_str(w, "CreatedAt", format_rfc3339(ci->created, created, sizeof(created)));
+  jsonw_kv_str(w, "State", container_status_name(ci->status));
   jsonw_kv_str(w, "Status", status);
   jsonw_kv_i64(w, "ExitCode", ci->status == CT_EXITED ? ci->exit_code : 0);
   jsonw_kv_i64(w, "Pid", ci->status == CT_RUNNING ? ci->pid : 0);

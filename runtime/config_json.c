@@ -218,17 +218,7 @@ static void item_path(char *buf, size_t len, const char *path, const char *key, 
 
 /* A string of the record fit for a one-line message: at most 32 bytes, no control chars. */
 static const char *quoted(const char *s, char buf[48]) {
-  size_t n = 0;
-  buf[n++] = '"';
-  for (; *s && n < 33; s++)
-    buf[n++] = (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s;
-  if (*s) {
-    memcpy(buf + n, "...", 3);
-    n += 3;
-  }
-  buf[n++] = '"';
-  buf[n] = '\0';
-  return buf;
+  return json_quote_for_message(s, 32, buf, 48);
 }
 
 /* obj[key] when it is of type t (what: "an array of strings", for the message); *out NULL

@@ -105,9 +105,7 @@ static void buf_add_utf8(struct buf *b, uint32_t cp) {
   buf_add(b, u, n);
 }
 
-/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong forms, no
- * surrogates, nothing above U+10FFFF), or 0. */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end) {
+size_t json_utf8_len(const unsigned char *p, const unsigned char *end) {
   unsigned char c = p[0];
   size_t n;
   unsigned char lo = 0x80, hi = 0xbf; /* the range of the second byte */
@@ -174,7 +172,7 @@ static int parse_string(struct parser *x, char **s, size_t *len) {
       return fail_at(x, x->p, "a control character (0x%02x) in a string must be escaped", c);
     }
     if (c >= 0x80) {
-      size_t n = utf8_len((const unsigned char *)x->p, (const unsigned char *)x->end);
+      size_t n = json_utf8_len((const unsigned char *)x->p, (const unsigned char *)x->end);
       if (n == 0) {
         free(b.s);
         return fail_at(x, x->p, "invalid UTF-8 in a string");
@@ -523,4 +521,20 @@ const char *json_type_name(enum json_type t) {
     return "an object";
   }
   return "a value";
+}
+
+const char *json_quote_for_message(const char *s, size_t max, char *buf, size_t len) {
+  size_t n = 0;
+  if (max > len - 6)
+    max = len - 6;
+  buf[n++] = '"';
+  for (; *s && n <= max; s++)
+    buf[n++] = (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s;
+  if (*s) {
+    memcpy(buf + n, "...", 3);
+    n += 3;
+  }
+  buf[n++] = '"';
+  buf[n] = '\0';
+  return buf;
 }

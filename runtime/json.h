@@ -66,4 +66,14 @@ int json_i64(const struct json_value *v, int64_t *out);
 /* "a string", "an object" ...: for messages such as "expected an array, not a string". */
 const char *json_type_name(enum json_type t);
 
+/* Length of the well-formed UTF-8 sequence at p, before end (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), or 0. The parser's rule, which jsonw.c follows too so
+ * that what it writes parses. */
+size_t json_utf8_len(const unsigned char *p, const unsigned char *end);
+
+/* s made fit for a one-line message: in double quotes, at most max bytes of it (then "..."),
+ * control characters as '?'. buf holds len bytes, at least 6: max is cut to len - 6 when
+ * larger, so that the quotes, the "..." and the NUL always fit. Returns buf. */
+const char *json_quote_for_message(const char *s, size_t max, char *buf, size_t len);
+
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "util.h"
 
 void jsonw_init(struct jsonw *w, bool pretty) {
@@ -89,32 +90,6 @@ void jsonw_arr_close(struct jsonw *w) {
   close_container(w, ']');
 }
 
-/* Length of the well-formed UTF-8 sequence at p, or 0: the rules json.c checks (RFC 3629: no
- * overlong forms, no surrogates, nothing above U+10FFFF), so that what we write parses. */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end) {
-  unsigned char c = p[0], lo = 0x80, hi = 0xbf; /* lo, hi: the range of the second byte */
-  size_t n;
-  if (c >= 0xc2 && c <= 0xdf) {
-    n = 2;
-  } else if (c >= 0xe0 && c <= 0xef) {
-    n = 3;
-    lo = c == 0xe0 ? 0xa0 : lo;
-    hi = c == 0xed ? 0x9f : hi;
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    n = 4;
-    lo = c == 0xf0 ? 0x90 : lo;
-    hi = c == 0xf4 ? 0x8f : hi;
-  } else {
-    return 0;
-  }
-  if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
-    return 0;
-  for (size_t i = 2; i < n; i++)
-    if ((p[i] & 0xc0) != 0x80)
-      return 0;
-  return n;
-}
-
 static void put_escape(struct jsonw *w, unsigned char c) {
   static const char short_forms[][3] = {
       ['"'] = "\\\"", ['\\'] = "\\\\", ['\b'] = "\\b", ['\f'] = "\\f",
@@ -143,7 +118,7 @@ static void put_string(struct jsonw *w, const char *s, size_t n) {
       put_escape(w, *p++);
       continue;
     }
-    size_t k = utf8_len(p, end);
+    size_t k = json_utf8_len(p, end);
     if (k > 0) {
       put(w, p, k);
       p += k;

@@ -35,9 +35,9 @@ size_t logfile_format_time(const struct timespec *ts, char out[LOG_TIME_LEN]) {
   return strlen(out);
 }
 
-int logfile_open(const char *path, nsbox_error_t *err) {
-  cleanup_close int fd =
-      open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+/* The log at path, refused unless it is a regular file (not a fifo or a device put there). */
+static int open_regular(const char *path, int flags, nsbox_error_t *err) {
+  cleanup_close int fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
   if (fd < 0)
     return nsbox_fail(err, errno, "open %s", path);
   struct stat st;
@@ -46,6 +46,14 @@ int logfile_open(const char *path, nsbox_error_t *err) {
   if (!S_ISREG(st.st_mode))
     return nsbox_fail(err, 0, "%s is not a regular file", path);
   return steal_fd(&fd);
+}
+
+int logfile_open(const char *path, nsbox_error_t *err) {
+  return open_regular(path, O_WRONLY | O_CREAT | O_APPEND, err);
+}
+
+int logfile_open_read(const char *path, nsbox_error_t *err) {
+  return open_regular(path, O_RDONLY | O_NONBLOCK, err);
 }
 
 int logfile_write(int fd, enum log_stream s, const char *data, size_t len) {

@@ -26,6 +26,11 @@ enum log_stream { LOG_STDOUT = 1, LOG_STDERR = 2 };
  * fd or -1 with err filled. */
 int logfile_open(const char *path, nsbox_error_t *err);
 
+/* Opens (O_RDONLY, O_NONBLOCK, O_CLOEXEC, O_NOFOLLOW) the log at path for reading, refused
+ * unless it is a regular file. Returns the fd or -1 with err filled (err->errnum ENOENT: there
+ * is no log). */
+int logfile_open_read(const char *path, nsbox_error_t *err);
+
 /* Writes data (len bytes just read from the container's stream) as records: each complete
  * line one F record, a trailing piece without newline one P record, each record with one
  * write(2) so that records never interleave. (A reader may still meet the last record half

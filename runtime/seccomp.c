@@ -436,17 +436,7 @@ static int bad(struct profile *pr, const struct json_value *at, const char *fmt,
 
 /* A string of the profile, fit for a one-line message: at most 40 bytes, no control chars. */
 static const char *quoted(const char *s, char buf[64]) {
-  size_t n = 0;
-  buf[n++] = '"';
-  for (; *s && n < 41; s++)
-    buf[n++] = (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s;
-  if (*s) {
-    memcpy(buf + n, "...", 3);
-    n += 3;
-  }
-  buf[n++] = '"';
-  buf[n] = '\0';
-  return buf;
+  return json_quote_for_message(s, 40, buf, 64);
 }
 
 /* Every key of obj must be one of `known` (NULL-terminated): a misspelt "syscalls" would

@@ -104,6 +104,16 @@ int store_open(struct nsbox_store *s, const char *root_override, nsbox_error_t *
   return 0;
 }
 
+const char *container_status_name(enum container_status st) {
+  static const char *const names[] = {
+      [CT_CREATED] = "created",
+      [CT_RUNNING] = "running",
+      [CT_EXITED] = "exited",
+      [CT_UNKNOWN] = "unknown",
+  };
+  return (size_t)st < ARRAY_SIZE(names) ? names[st] : "unknown";
+}
+
 void container_info_free(struct container_info *ci) {
   free(ci->image_id);
   free(ci->name);

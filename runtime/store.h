@@ -31,12 +31,18 @@ struct nsbox_store {
 
 int store_open(struct nsbox_store *s, const char *root_override, nsbox_error_t *err);
 
+/* CT_UNKNOWN: its record says it runs, but the recorded process is gone. */
+enum container_status { CT_CREATED, CT_RUNNING, CT_EXITED, CT_UNKNOWN };
+
+/* "created", "running", "exited", "unknown": the State of docker's and podman's JSON. */
+const char *container_status_name(enum container_status st);
+
 /* A container's record, as `ps` shows it. */
 struct container_info {
   char id[65];
   char *name, *image, *image_id, *command;
   time_t created, started, finished;
-  enum { CT_CREATED, CT_RUNNING, CT_EXITED, CT_UNKNOWN } status;
+  enum container_status status;
   int exit_code;
   pid_t pid;                                   /* the container's PID 1, while it runs */
   pid_t monitor;                               /* the `nsbox run` holding it, while that lives */

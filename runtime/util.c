@@ -285,6 +285,15 @@ void format_ago(time_t t, char *out, size_t len) {
   }
 }
 
+const char *format_rfc3339(time_t t, char *out, size_t len) {
+  struct tm tm;
+  if (len == 0)
+    return out;
+  if (t <= 0 || !gmtime_r(&t, &tm) || strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    out[0] = '\0';
+  return out;
+}
+
 union fd_cmsg {
   struct cmsghdr h;
   char buf[CMSG_SPACE(sizeof(int))];

@@ -74,6 +74,10 @@ void random_hex_id(char out[65]);
 /* "3 seconds ago", "5 minutes ago", ... */
 void format_ago(time_t t, char *out, size_t len);
 
+/* RFC 3339 in UTC, to the second ("2026-11-22T10:15:04Z"); "" for a time that never was
+ * (t <= 0). Returns out. */
+const char *format_rfc3339(time_t t, char *out, size_t len);
+
 /* Parses a decimal unsigned number that must fill the whole string. */
 int parse_ulong(const char *s, unsigned long *out);
 

@@ -68,3 +68,24 @@ load helpers
   [ -z "$(run_dir_entries)" ]
   [ ! -e "$(store_dir)/containers/.names/rm-killed" ]
 }
+
+@test "ps: PORTS shows the published ports; --format json lists the same containers" {
+  command -v slirp4netns >/dev/null || skip "slirp4netns is not installed"
+  if ! is_root_mode && ! [ -r /dev/net/tun -a -w /dev/net/tun ]; then
+    skip "/dev/net/tun is not usable by $(id -un) (tests/run.sh provides a 0666 node)"
+  fi
+  port=$((20000 + RANDOM % 10000))
+  id=$(nsbox run -d --name ps-ports --network slirp4netns -p "127.0.0.1:$port:80" busybox sleep 1000)
+  run nsbox ps
+  [[ $output == *ps-ports*"127.0.0.1:$port->80/tcp"* ]]
+  run nsbox ps --format json
+  [ "$status" -eq 0 ]
+  [[ $output == "["* ]]
+  [[ $output == *"\"Id\": \"$id\""* ]]
+  [[ $output == *'"State": "running"'* ]]
+  [[ $output == *"\"host_port\": $port"* ]]
+  run nsbox ps --format yaml
+  [ "$status" -eq 125 ]
+  assert_one_error_line
+  nsbox rm -f ps-ports
+}
