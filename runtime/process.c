@@ -52,7 +52,8 @@ static bool lookup_db(const char *file, const char *key, unsigned long *id, unsi
   return false;
 }
 
-static int switch_user(const char *spec, char **home, bool *root_user, nsbox_error_t *err) {
+static int switch_user(const char *spec, bool tty, char **home, bool *root_user,
+                       nsbox_error_t *err) {
   unsigned long uid = 0, gid = 0;
   if (spec != NULL) {
     cleanup_free char *user = xstrdup(spec);
@@ -67,6 +68,10 @@ static int switch_user(const char *spec, char **home, bool *root_user, nsbox_err
     lookup_db("/etc/passwd", "0", &uid, &gid, home);
   }
   *root_user = uid == 0;
+  /* The pty is the user's own, as a login's is (its group stays tty). Unmapped ids fail
+   * below with a clearer message than this would. */
+  if (tty && uid != 0)
+    (void)fchown(STDIN_FILENO, (uid_t)uid, (gid_t)-1);
   gid_t g = (gid_t)gid;
   /* Denied in a user namespace without a subordinate range: the groups are fixed there. */
   if (setgroups(1, &g) < 0 && errno != EPERM)
@@ -156,7 +161,7 @@ int process_confine(const struct nsbox_security *given, const struct nsbox_proce
     return -1;
   bool root_user = false;
   cleanup_free char *home = NULL;
-  if (switch_user(p->user, &home, &root_user, err) < 0 ||
+  if (switch_user(p->user, console >= 0, &home, &root_user, err) < 0 ||
       caps_apply(sec->cap_bounding, sec->cap_added, root_user, err) < 0)
     return -1;
   if (sec->no_new_privs) {

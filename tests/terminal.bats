@@ -207,3 +207,12 @@ written() { wait_for test -s "$1" && cat "$1"; }
   run nsbox ps
   [[ $output == *term-notty-exec*Up* ]]
 }
+
+@test "terminal: with -u the pty belongs to that user, as a login's does" {
+  is_root_mode || has_subids || skip "uid 1000 is not mapped without a subordinate range"
+  command -v script >/dev/null || skip "script (util-linux) is not installed"
+  # script gives nsbox a terminal of its own; the owner of the container's pty is printed.
+  run script -qec "\"$NSBOX\" ${NSBOX_TEST_ROOT:+--root \"$NSBOX_TEST_ROOT\"} run --rm -t --network none -u 1000 busybox sh -c 'stat -c owner=%u \$(tty)'" /dev/null </dev/null
+  [ "$status" -eq 0 ]
+  [[ $output == *owner=1000* ]]
+}
