@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "config_json.h"
 #include "jsonw.h"
+#include "network.h"
 #include "signals.h"
 #include "store.h"
 #include "util.h"
@@ -115,21 +116,6 @@ static void put_port_map(struct jsonw *w, const char *key, const struct nsbox_po
   jsonw_obj_close(w);
 }
 
-static const char *network_mode_name(enum nsbox_network_mode m) {
-  switch (m) {
-  case NET_HOST:
-    return "host";
-  case NET_SLIRP4NETNS:
-    return "slirp4netns";
-  case NET_PASTA:
-    return "pasta";
-  case NET_BRIDGE:
-    return "bridge";
-  default:
-    return "none";
-  }
-}
-
 /* --add-host entries as docker lists them: "NAME:ADDR". */
 static void put_extra_hosts(struct jsonw *w, const struct nsbox_network *n) {
   jsonw_key(w, "ExtraHosts");
@@ -165,7 +151,7 @@ static void put_host_config(struct jsonw *w, const struct nsbox_config *c) {
                sec->seccomp == SECCOMP_UNCONFINED ? "unconfined"
                : sec->seccomp == SECCOMP_PROFILE  ? sec->seccomp_profile
                                                   : "default");
-  jsonw_kv_str(w, "NetworkMode", network_mode_name(c->net.mode));
+  jsonw_kv_str(w, "NetworkMode", network_mode_names[c->net.mode]);
   put_port_map(w, "PortBindings", c->net.ports, c->net.n_ports);
   jsonw_kv_strv(w, "Dns", c->net.dns);
   put_extra_hosts(w, &c->net);
@@ -208,7 +194,7 @@ static void put_network_settings(struct jsonw *w, const struct container_info *c
   bool running = ci->status == CT_RUNNING;
   jsonw_key(w, "NetworkSettings");
   jsonw_obj_open(w);
-  jsonw_kv_str(w, "Mode", network_mode_name(c->net.mode));
+  jsonw_kv_str(w, "Mode", network_mode_names[c->net.mode]);
   jsonw_kv_str(w, "Bridge", c->net.mode == NET_BRIDGE && c->net.bridge ? c->net.bridge : "");
   jsonw_kv_str(w, "IPAddress", running && ci->addr ? ci->addr : "");
   put_port_map(w, "Ports", c->net.ports, running ? c->net.n_ports : 0);

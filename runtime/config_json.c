@@ -11,12 +11,9 @@
 
 #include "json.h"
 #include "jsonw.h"
+#include "network.h"
 #include "util.h"
 
-static const char *const net_modes[] = {
-    [NET_NONE] = "none",   [NET_HOST] = "host",     [NET_SLIRP4NETNS] = "slirp4netns",
-    [NET_PASTA] = "pasta", [NET_BRIDGE] = "bridge",
-};
 static const char *const seccomp_modes[] = {
     [SECCOMP_DEFAULT] = "default",
     [SECCOMP_UNCONFINED] = "unconfined",
@@ -121,7 +118,7 @@ static void put_mounts(struct jsonw *w, const struct nsbox_mount *m, size_t n) {
 static void put_network(struct jsonw *w, const struct nsbox_network *n) {
   jsonw_key(w, "network");
   jsonw_obj_open(w);
-  jsonw_kv_str(w, "mode", NAME_OF(net_modes, n->mode));
+  jsonw_kv_str(w, "mode", NAME_OF(network_mode_names, n->mode));
   jsonw_kv_bool(w, "modeGiven", n->mode_given);
   jsonw_kv_bool(w, "allowHostLoopback", n->allow_host_loopback);
   jsonw_kv_str(w, "bridge", n->bridge);
@@ -561,7 +558,8 @@ static int read_network(const struct json_value *top, struct nsbox_network *n, n
   int mode;
   if (get_typed(top, "", path, JSON_OBJECT, "an object", &o, err) < 0)
     return -1;
-  if (get_enum(o, path, "mode", net_modes, ARRAY_SIZE(net_modes), &mode, err) < 0 ||
+  if (get_enum(o, path, "mode", network_mode_names, ARRAY_SIZE(network_mode_names), &mode, err) <
+          0 ||
       get_bool(o, path, "modeGiven", &n->mode_given, err) < 0 ||
       get_bool(o, path, "allowHostLoopback", &n->allow_host_loopback, err) < 0 ||
       get_str(o, path, "bridge", &n->bridge, err) < 0 || read_ports(o, n, err) < 0 ||

@@ -19,7 +19,7 @@
 #include "syscalls.h"
 #include "util.h"
 
-static const char *const mode_names[] = {
+const char *const network_mode_names[NET_BRIDGE + 1] = {
     [NET_NONE] = "none",   [NET_HOST] = "host",     [NET_SLIRP4NETNS] = "slirp4netns",
     [NET_PASTA] = "pasta", [NET_BRIDGE] = "bridge",
 };
@@ -42,8 +42,8 @@ static int parse_backend_options(struct nsbox_network *n, const char *spec, cons
 int network_parse_mode(struct nsbox_network *n, const char *spec) {
   const char *colon = strchr(spec, ':');
   size_t len = colon ? (size_t)(colon - spec) : strlen(spec);
-  for (size_t m = 0; m < ARRAY_SIZE(mode_names); m++) {
-    if (strlen(mode_names[m]) != len || strncmp(spec, mode_names[m], len) != 0)
+  for (size_t m = 0; m < ARRAY_SIZE(network_mode_names); m++) {
+    if (strlen(network_mode_names[m]) != len || strncmp(spec, network_mode_names[m], len) != 0)
       continue;
     n->mode = (enum nsbox_network_mode)m;
     n->mode_given = true;
@@ -64,7 +64,7 @@ int network_parse_mode(struct nsbox_network *n, const char *spec) {
                                spec);
       return 0;
     }
-    return cli_usage_error("--network %s: mode %s takes no options", spec, mode_names[m]);
+    return cli_usage_error("--network %s: mode %s takes no options", spec, network_mode_names[m]);
   }
   return cli_usage_error("--network %s: unknown mode (none, host, slirp4netns, pasta or "
                          "bridge[:NAME])",
@@ -276,7 +276,7 @@ int network_prepare(struct nsbox_network *n, bool rootless, nsbox_error_t *err) 
     return nsbox_fail(err, 0,
                       "-p needs a network to publish on (slirp4netns, pasta or bridge); "
                       "with --network %s there is none",
-                      mode_names[n->mode]);
+                      network_mode_names[n->mode]);
   if (n->mode == NET_SLIRP4NETNS && !n->allow_host_loopback)
     for (size_t i = 0; i < n->n_ports; i++)
       if (n->ports[i].proto == IPPROTO_UDP) {

@@ -23,6 +23,9 @@
 #define SLIRP_GATEWAY_ADDR "10.0.2.2"
 #define SLIRP_DNS_ADDR "10.0.2.3"
 
+/* The modes' names, as --network, the record and inspect spell them. */
+extern const char *const network_mode_names[NET_BRIDGE + 1];
+
 /* Parses a --network value ("slirp4netns:allow_host_loopback=true", "bridge:br0") into n.
  * Returns 0, or 125 after printing a usage error. */
 int network_parse_mode(struct nsbox_network *n, const char *spec);
