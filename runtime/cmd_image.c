@@ -1,47 +1,75 @@
-/* nsbox image import|ls|rm. */
-#include <getopt.h>
+/* nsbox image load|import|save|ls|inspect|rm (and `nsbox images`). */
+#include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 #include "image.h"
 #include "store.h"
 
+static const char image_usage[] =
+    "usage: nsbox image COMMAND\n"
+    "  load PATH|- [NAME[:TAG]]   an OCI image layout, oci-archive or docker save archive\n"
+    "  import FILE|- NAME[:TAG]   a root filesystem tarball (docker export) as a one-layer image\n"
+    "  save NAME FILE|-           the image as an oci-archive\n"
+    "  ls                         the images, with their tags, ids, ages and sizes\n"
+    "  inspect NAME...            their configs as JSON\n"
+    "  rm NAME...                 untag; an image goes with its last tag\n";
+
+struct image_cmd {
+  const char *name;
+  int min, max; /* operands */
+  const char *usage;
+};
+
+static const struct image_cmd cmds[] = {
+    {"load", 1, 2, "usage: nsbox image load PATH|- [NAME[:TAG]]"},
+    {"import", 2, 2, "usage: nsbox image import FILE|- NAME[:TAG]"},
+    {"save", 2, 2, "usage: nsbox image save NAME FILE|-"},
+    {"ls", 0, 0, "usage: nsbox image ls"},
+    {"list", 0, 0, "usage: nsbox image ls"},
+    {"inspect", 1, 1 << 20, "usage: nsbox image inspect NAME..."},
+    {"rm", 1, 1 << 20, "usage: nsbox image rm NAME..."},
+};
+
+static int dispatch(struct nsbox_store *s, const char *sub, char **a, int n, nsbox_error_t *err) {
+  if (strcmp(sub, "load") == 0)
+    return image_load(s, a[0], n > 1 ? a[1] : NULL, err);
+  if (strcmp(sub, "import") == 0)
+    return image_import(s, a[0], a[1], err);
+  if (strcmp(sub, "save") == 0)
+    return image_save(s, a[0], a[1], err);
+  if (strcmp(sub, "inspect") == 0)
+    return image_inspect(s, a, (size_t)n, err);
+  if (strcmp(sub, "rm") == 0)
+    return image_remove(s, a, (size_t)n, err);
+  return image_list(s, err);
+}
+
 int cmd_image(const struct cli_globals *g, int argc, char **argv) {
   bool list_alias = strcmp(argv[0], "images") == 0;
-  if (!list_alias && argc < 2)
-    return cli_usage_error("usage: nsbox image import|ls|rm ...");
+  if (!list_alias && (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+    if (argc < 2)
+      return cli_usage_error("usage: nsbox image load|import|save|ls|inspect|rm ...");
+    fputs(image_usage, stdout);
+    return 0;
+  }
   const char *sub = list_alias ? "ls" : argv[1];
   int nargs = list_alias ? argc - 1 : argc - 2;
   char **args = list_alias ? argv + 1 : argv + 2;
+  const struct image_cmd *c = NULL;
+  for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]) && !c; i++)
+    if (strcmp(cmds[i].name, sub) == 0)
+      c = &cmds[i];
+  if (c == NULL)
+    return cli_usage_error("unknown image command \"%s\" (load, import, save, ls, inspect, rm)",
+                           sub);
+  if (nargs < c->min || nargs > c->max)
+    return cli_usage_error("%s", c->usage);
 
   struct nsbox_store s;
   nsbox_error_t err = {0};
-  int r = 0;
-  if (strcmp(sub, "import") == 0) {
-    if (nargs != 2)
-      return cli_usage_error("usage: nsbox image import FILE|- NAME");
-    if (store_open(&s, g->root, &err) < 0)
-      goto fail;
-    r = image_import(&s, args[0], args[1], &err);
-  } else if (strcmp(sub, "ls") == 0 || strcmp(sub, "list") == 0) {
-    if (nargs != 0)
-      return cli_usage_error("usage: nsbox image ls");
-    if (store_open(&s, g->root, &err) < 0)
-      goto fail;
-    r = image_list(&s, &err);
-  } else if (strcmp(sub, "rm") == 0) {
-    if (nargs < 1)
-      return cli_usage_error("usage: nsbox image rm NAME...");
-    if (store_open(&s, g->root, &err) < 0)
-      goto fail;
-    for (int i = 0; i < nargs && r == 0; i++)
-      r = image_remove(&s, args[i], &err);
-  } else {
-    return cli_usage_error("unknown image command \"%s\" (import, ls, rm)", sub);
-  }
-  if (r == 0)
+  if (store_open(&s, g->root, &err) == 0 && dispatch(&s, sub, args, nargs, &err) == 0)
     return 0;
-fail:
   nsbox_print_error(&err);
   return err.exit_code ? err.exit_code : 125;
 }

@@ -203,11 +203,12 @@ static void put_network_settings(struct jsonw *w, const struct container_info *c
 
 static void put_rootfs(struct jsonw *w, const struct nsbox_config *c) {
   bool dir = c->root.path != NULL;
-  const char *path = dir ? c->root.path : c->root.lowerdir;
   jsonw_key(w, "Rootfs");
   jsonw_obj_open(w);
   jsonw_kv_str(w, "Type", dir ? "directory" : "overlay");
-  jsonw_kv_str(w, "Path", path ? path : "");
+  jsonw_kv_str(w, "Path", dir ? c->root.path : "");
+  /* The image's layers as the overlay stacks them, top first. */
+  jsonw_kv_strv(w, "LowerDirs", dir ? NULL : c->root.lowerdirs);
   jsonw_kv_str(w, "UpperDir", !dir && c->root.upperdir ? c->root.upperdir : "");
   jsonw_obj_close(w);
 }

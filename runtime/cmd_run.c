@@ -46,7 +46,7 @@ static const char run_usage[] =
     "  -p, --publish [HOSTIP:]HOSTPORT:CTRPORT[/tcp|/udp]  publish a container's port\n"
     "      --dns IP              nameserver for the container's /etc/resolv.conf\n"
     "      --add-host NAME:IP    a line for the container's /etc/hosts\n"
-    "      --entrypoint CMD      run CMD with the arguments after IMAGE\n"
+    "      --entrypoint CMD      run CMD instead of the image's entrypoint (\"\": none)\n"
     "      --no-init             run the command itself as PID 1\n"
     "      --rootfs DIR          use DIR as the root filesystem, no image\n"
     "\n"
@@ -289,8 +289,6 @@ static int settle_limits(struct nsbox_config *c, struct run_opts *o) {
 /* -t in the foreground relays the caller's terminal, so there must be one; detached, the
  * pty stays with the monitor for `nsbox attach`. */
 static int settle_terminal(struct nsbox_config *c) {
-  if (c->stop_signal == 0)
-    c->stop_signal = SIGTERM;
   if (c->stop_timeout == 0)
     c->stop_timeout = 10;
   if (!c->process.terminal)
@@ -303,7 +301,17 @@ static int settle_terminal(struct nsbox_config *c) {
 }
 
 /* Fills c from argv; returns 0, or the exit status for a usage error (already printed). */
-static int parse_run(struct nsbox_config *c, int argc, char **argv, const char **entrypoint) {
+/* What the command line says of the process; the image's config fills in the rest
+ * (settle_process), once the image is known. */
+struct run_request {
+  struct strv env;        /* from --env-file, then -e: KEY=VAL each */
+  const char *entrypoint; /* --entrypoint; "" clears the image's */
+  char **cmd;             /* the arguments after IMAGE (or after the options, with --rootfs) */
+  int n_cmd;
+  bool stop_signal_set;
+};
+
+static int parse_run(struct nsbox_config *c, int argc, char **argv, struct run_request *req) {
   static const struct option opts[] = {
       {"name", required_argument, NULL, OPT_NAME},
       {"rm", no_argument, NULL, OPT_RM},
@@ -343,6 +351,7 @@ static int parse_run(struct nsbox_config *c, int argc, char **argv, const char *
   };
   struct strv user_env = {0}, env_files = {0};
   struct run_opts ro = {0};
+  memset(req, 0, sizeof(*req));
   c->security.no_new_privs = true;
   opterr = 0;
   int o, r;
@@ -449,7 +458,7 @@ static int parse_run(struct nsbox_config *c, int argc, char **argv, const char *
         return r;
       break;
     case OPT_ENTRYPOINT:
-      *entrypoint = optarg;
+      req->entrypoint = optarg;
       break;
     case OPT_NO_INIT:
       c->process.no_init = true;
@@ -476,6 +485,7 @@ static int parse_run(struct nsbox_config *c, int argc, char **argv, const char *
     case OPT_STOP_SIGNAL:
       if ((c->stop_signal = signal_parse(optarg)) < 0)
         return cli_usage_error("--stop-signal %s: no such signal", optarg);
+      req->stop_signal_set = true;
       break;
     case OPT_STOP_TIMEOUT:
       if ((r = opt_number("--stop-timeout", optarg, 0, 86400, &num)) != 0)
@@ -499,16 +509,12 @@ static int parse_run(struct nsbox_config *c, int argc, char **argv, const char *
   random_hex_id(c->id);
   if (c->hostname == NULL)
     c->hostname = xstrndup(c->id, 12);
-  /* Defaults, then files, then -e, whatever the order on the command line (docker's). */
-  struct strv env = {0};
-  for (size_t i = 0; i < ARRAY_SIZE(default_env); i++)
-    strv_push(&env, xstrdup(default_env[i]));
-  strv_push(&env, xasprintf("HOSTNAME=%s", c->hostname));
+  /* Files, then -e, whatever the order on the command line (docker's). */
   for (size_t i = 0; i < env_files.n; i++)
-    if ((r = cli_env_file(&env, env_files.v[i])) != 0)
+    if ((r = cli_env_file(&req->env, env_files.v[i])) != 0)
       return r;
   for (size_t i = 0; i < user_env.n; i++)
-    if ((r = cli_env_add(&env, user_env.v[i], "--env")) != 0)
+    if ((r = cli_env_add(&req->env, user_env.v[i], "--env")) != 0)
       return r;
   free(user_env.v);
   free(env_files.v);
@@ -518,25 +524,71 @@ static int parse_run(struct nsbox_config *c, int argc, char **argv, const char *
       return cli_usage_error("run: no image given (nsbox run IMAGE [CMD...] or --rootfs DIR)");
     c->image = xstrdup(argv[optind++]);
   }
-  struct strv args = {0};
-  if (*entrypoint) {
-    if (**entrypoint == '\0')
-      return cli_usage_error("--entrypoint: must not be empty");
-    strv_push(&args, (char *)*entrypoint);
-  }
-  for (int i = optind; i < argc; i++)
-    strv_push(&args, argv[i]);
-  if (args.n == 0)
-    strv_push(&args, "/bin/sh"); /* images of this format carry no default command */
-  c->process.args = args.v;
+  req->cmd = argv + optind;
+  req->n_cmd = argc - optind;
+  return 0;
+}
+
+/* The process as docker settles it from the command line and the image's config: the
+ * image's Entrypoint unless --entrypoint (which also drops the image's Cmd), then the
+ * arguments given or else the image's Cmd; the image's Env over nsbox's defaults and under
+ * --env-file and -e; its WorkingDir, User and StopSignal unless given. */
+static int settle_process(struct nsbox_config *c, struct run_request *req,
+                          const struct oci_image_config *img, nsbox_error_t *err) {
+  struct strv env = {0};
+  for (size_t i = 0; i < ARRAY_SIZE(default_env); i++)
+    strv_push(&env, xstrdup(default_env[i]));
+  strv_push(&env, xasprintf("HOSTNAME=%s", c->hostname));
+  for (size_t i = 0; img->env && img->env[i]; i++)
+    if (strchr(img->env[i], '=') && img->env[i][0] != '=')
+      cli_env_add(&env, img->env[i], "the image's Env");
+  for (size_t i = 0; i < req->env.n; i++)
+    cli_env_add(&env, req->env.v[i], "--env");
+  free(req->env.v);
   c->process.env = env.v;
+
+  struct strv args = {0};
+  if (req->entrypoint) {
+    if (*req->entrypoint)
+      strv_push(&args, xstrdup(req->entrypoint));
+  } else {
+    for (size_t i = 0; img->entrypoint && img->entrypoint[i]; i++)
+      strv_push(&args, xstrdup(img->entrypoint[i]));
+  }
+  for (int i = 0; i < req->n_cmd; i++)
+    strv_push(&args, xstrdup(req->cmd[i]));
+  for (size_t i = 0; req->n_cmd == 0 && !req->entrypoint && img->cmd && img->cmd[i]; i++)
+    strv_push(&args, xstrdup(img->cmd[i]));
+  /* A root filesystem tarball carries no command at all: a shell, as before images had one. */
+  if (args.n == 0 && img->entrypoint == NULL && img->cmd == NULL && !req->entrypoint)
+    strv_push(&args, xstrdup("/bin/sh"));
+  if (args.n == 0) {
+    free(args.v);
+    return nsbox_fail(err, 0, "no command: give one after the image name (its config has none)");
+  }
+  c->process.args = args.v;
+
+  if (c->process.cwd == NULL && img->workdir && *img->workdir) {
+    if (img->workdir[0] != '/')
+      return nsbox_fail(err, 0, "the image's WorkingDir \"%.100s\" is not absolute", img->workdir);
+    c->process.cwd = xstrdup(img->workdir);
+  }
+  if (c->process.user == NULL && img->user && *img->user)
+    c->process.user = xstrdup(img->user);
+  if (!req->stop_signal_set && img->stop_signal && *img->stop_signal &&
+      (c->stop_signal = signal_parse(img->stop_signal)) < 0)
+    return nsbox_fail(err, 0, "the image's StopSignal \"%.40s\" is no signal", img->stop_signal);
+  if (c->stop_signal == 0)
+    c->stop_signal = SIGTERM;
   return 0;
 }
 
 /* Everything after parsing; returns the exit status or -1 with err filled. */
-static int run_container(const struct cli_globals *g, struct nsbox_config *c, nsbox_error_t *err) {
+static int run_container(const struct cli_globals *g, struct nsbox_config *c,
+                         struct run_request *req, nsbox_error_t *err) {
   struct nsbox_store s;
   char image_id[65] = "";
+  struct oci_image_config img = {0};
   if (store_open(&s, g->root, err) < 0)
     return -1;
   c->userns = s.rootless;
@@ -546,10 +598,14 @@ static int run_container(const struct cli_globals *g, struct nsbox_config *c, ns
   if (network_prepare(&c->net, s.rootless, err) < 0)
     return -1;
   if (c->image) {
-    if (image_resolve(&s, c->image, image_id, &c->root.lowerdir, err) < 0)
+    if (image_resolve(&s, c->image, image_id, &c->root.lowerdirs, &img, err) < 0)
       return -1;
     c->image_id = image_id;
   }
+  int r = settle_process(c, req, &img, err);
+  oci_config_free(&img);
+  if (r < 0)
+    return -1;
   container_prepare(&s, c);
   if (!c->detach)
     return lifecycle_run(&s, c, false, err);
@@ -561,12 +617,12 @@ static int run_container(const struct cli_globals *g, struct nsbox_config *c, ns
 
 int cmd_run(const struct cli_globals *g, int argc, char **argv) {
   struct nsbox_config c = {0};
-  const char *entrypoint = NULL;
-  int r = parse_run(&c, argc, argv, &entrypoint);
+  struct run_request req;
+  int r = parse_run(&c, argc, argv, &req);
   if (r != 0)
     return r < 0 ? 0 : r;
   nsbox_error_t err = {0};
-  int status = run_container(g, &c, &err);
+  int status = run_container(g, &c, &req, &err);
   if (status >= 0)
     return status;
   nsbox_print_error(&err);

@@ -91,7 +91,7 @@ struct nsbox_network {
 /* OCI root plus nsbox's way of building it: an overlay of the image over a private upper
  * dir, or a plain directory used as it is. */
 struct nsbox_root {
-  char *lowerdir; /* image rootfs (overlay) or NULL */
+  char **lowerdirs; /* the image's layers, top first (overlay), or NULL */
   char *upperdir, *workdir, *mergeddir;
   char *path; /* --rootfs DIR; NULL when overlay is used */
   bool readonly;

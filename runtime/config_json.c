@@ -91,7 +91,7 @@ static void put_process(struct jsonw *w, const struct nsbox_process *p) {
 static void put_root(struct jsonw *w, const struct nsbox_root *r) {
   jsonw_key(w, "root");
   jsonw_obj_open(w);
-  jsonw_kv_str(w, "lowerdir", r->lowerdir);
+  put_strv(w, "lowerdirs", r->lowerdirs);
   jsonw_kv_str(w, "upperdir", r->upperdir);
   jsonw_kv_str(w, "workdir", r->workdir);
   jsonw_kv_str(w, "mergeddir", r->mergeddir);
@@ -193,145 +193,15 @@ char *config_to_json(const struct nsbox_config *c, int64_t created) {
 
 /* ---- reading ------------------------------------------------------------------------------ */
 
-/* Every getter takes the parent's path ("process", "" at the top) and the member's key, which
- * together name the member in messages; key may be NULL when path is already the member's. */
-static int bad(nsbox_error_t *err, const char *path, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int bad(nsbox_error_t *err, const char *path, const char *key, const char *fmt, ...) {
-  char what[256];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(what, sizeof(what), fmt, ap);
-  va_end(ap);
-  return nsbox_fail(err, 0, "config.json: %s%s%s: %s", path, *path && key ? "." : "",
-                    key ? key : "", what);
-}
-
-/* "network.hosts[2]": the path of item i of the array path.key. */
-static void item_path(char *buf, size_t len, const char *path, const char *key, size_t i) {
-  snprintf(buf, len, "%s%s%s[%zu]", path, *path ? "." : "", key, i);
-}
-
 /* A string of the record fit for a one-line message: at most 32 bytes, no control chars. */
 static const char *quoted(const char *s, char buf[48]) {
   return json_quote_for_message(s, 32, buf, 48);
 }
 
-/* obj[key] when it is of type t (what: "an array of strings", for the message); *out NULL
- * when it is absent or null, which reads as zero or NULL. obj may be NULL: a part of the
- * record that is absent reads as all zero. */
-static int get_typed(const struct json_value *obj, const char *path, const char *key,
-                     enum json_type t, const char *what, const struct json_value **out,
-                     nsbox_error_t *err) {
-  const struct json_value *v = json_get(obj, key);
-  *out = NULL;
-  if (v == NULL || v->type == JSON_NULL)
-    return 0;
-  if (v->type != t)
-    return bad(err, path, key, "expected %s, not %s", what, json_type_name(v->type));
-  *out = v;
-  return 0;
-}
-
-/* The text of a string value, refused when it holds a NUL of its own, which C cannot keep. */
-static int text_of(const struct json_value *v, const char *path, const char *key, const char **out,
-                   nsbox_error_t *err) {
-  if (v->type != JSON_STRING)
-    return bad(err, path, key, "expected a string, not %s", json_type_name(v->type));
-  if (strlen(v->u.str.s) != v->u.str.len)
-    return bad(err, path, key, "a NUL character in a string");
-  *out = v->u.str.s;
-  return 0;
-}
-
-static int get_str(const struct json_value *obj, const char *path, const char *key, char **out,
-                   nsbox_error_t *err) {
-  const struct json_value *v = json_get(obj, key);
-  const char *s;
-  *out = NULL;
-  if (v == NULL || v->type == JSON_NULL)
-    return 0;
-  if (text_of(v, path, key, &s, err) < 0)
-    return -1;
-  *out = xstrdup(s);
-  return 0;
-}
-
-static void strv_free(char **v) {
-  for (size_t i = 0; v && v[i]; i++)
-    free(v[i]);
-  free(v);
-}
-
-static void strv_freep(char ***v) {
-  strv_free(*v);
-}
-
-/* A NULL-terminated copy of an array of strings; null reads as NULL, [] as an empty list. */
-static int get_strv(const struct json_value *obj, const char *path, const char *key, char ***out,
-                    nsbox_error_t *err) {
-  const struct json_value *a;
-  *out = NULL;
-  if (get_typed(obj, path, key, JSON_ARRAY, "an array of strings", &a, err) < 0)
-    return -1;
-  if (a == NULL)
-    return 0;
-  char **v = xmalloc((a->u.arr.n + 1) * sizeof(*v));
-  for (size_t i = 0; i < a->u.arr.n; i++) {
-    char p[160];
-    const char *s;
-    v[i] = NULL;
-    item_path(p, sizeof(p), path, key, i);
-    if (text_of(&a->u.arr.items[i], p, NULL, &s, err) < 0) {
-      strv_free(v);
-      return -1;
-    }
-    v[i] = xstrdup(s);
-  }
-  v[a->u.arr.n] = NULL;
-  *out = v;
-  return 0;
-}
-
-static int get_bool(const struct json_value *obj, const char *path, const char *key, bool *out,
-                    nsbox_error_t *err) {
-  const struct json_value *v;
-  *out = false;
-  if (get_typed(obj, path, key, JSON_BOOL, "true or false", &v, err) < 0)
-    return -1;
-  if (v)
-    *out = v->u.boolean;
-  return 0;
-}
-
-static int get_u64(const struct json_value *obj, const char *path, const char *key, uint64_t max,
-                   uint64_t *out, nsbox_error_t *err) {
-  const struct json_value *v;
-  *out = 0;
-  if (get_typed(obj, path, key, JSON_NUMBER, "an integer", &v, err) < 0)
-    return -1;
-  if (v && (json_u64(v, out) < 0 || *out > max))
-    return bad(err, path, key, "expected an integer from 0 to %llu", (unsigned long long)max);
-  return 0;
-}
-
-static int get_i64(const struct json_value *obj, const char *path, const char *key, int64_t min,
-                   int64_t max, int64_t *out, nsbox_error_t *err) {
-  const struct json_value *v;
-  *out = 0;
-  if (get_typed(obj, path, key, JSON_NUMBER, "an integer", &v, err) < 0)
-    return -1;
-  if (v && (json_i64(v, out) < 0 || *out < min || *out > max))
-    return bad(err, path, key, "expected an integer from %lld to %lld", (long long)min,
-               (long long)max);
-  return 0;
-}
-
 static int get_int(const struct json_value *obj, const char *path, const char *key, int *out,
                    nsbox_error_t *err) {
   int64_t v;
-  if (get_i64(obj, path, key, INT_MIN, INT_MAX, &v, err) < 0)
+  if (json_get_i64(obj, path, key, INT_MIN, INT_MAX, &v, err) < 0)
     return -1;
   *out = (int)v;
   return 0;
@@ -343,11 +213,11 @@ static int get_enum(const struct json_value *obj, const char *path, const char *
   const struct json_value *v;
   const char *s;
   *out = 0;
-  if (get_typed(obj, path, key, JSON_STRING, "a string", &v, err) < 0)
+  if (json_get_typed(obj, path, key, JSON_STRING, "a string", &v, err) < 0)
     return -1;
   if (v == NULL)
     return 0;
-  if (text_of(v, path, key, &s, err) < 0)
+  if (json_text_of(v, path, key, &s, err) < 0)
     return -1;
   for (size_t i = 0; i < n; i++) {
     if (table[i] && strcmp(table[i], s) == 0) {
@@ -356,20 +226,20 @@ static int get_enum(const struct json_value *obj, const char *path, const char *
     }
   }
   char q[48];
-  return bad(err, path, key, "unknown value %s", quoted(s, q));
+  return json_bad(err, path, key, "unknown value %s", quoted(s, q));
 }
 
 /* An array whose items are all objects; *out NULL when absent or null. */
 static int get_objects(const struct json_value *obj, const char *path, const char *key,
                        const struct json_value **out, nsbox_error_t *err) {
-  if (get_typed(obj, path, key, JSON_ARRAY, "an array of objects", out, err) < 0)
+  if (json_get_typed(obj, path, key, JSON_ARRAY, "an array of objects", out, err) < 0)
     return -1;
   for (size_t i = 0; *out && i < (*out)->u.arr.n; i++) {
     if ((*out)->u.arr.items[i].type != JSON_OBJECT) {
       char p[160];
-      item_path(p, sizeof(p), path, key, i);
-      return bad(err, p, NULL, "expected an object, not %s",
-                 json_type_name((*out)->u.arr.items[i].type));
+      json_item_path(p, sizeof(p), path, key, i);
+      return json_bad(err, p, NULL, "expected an object, not %s",
+                      json_type_name((*out)->u.arr.items[i].type));
     }
   }
   return 0;
@@ -381,10 +251,10 @@ static int get_rlimit_type(const struct json_value *r, const char *path, int *ou
   const struct json_value *v = json_get(r, "type");
   const char *s;
   if (v == NULL)
-    return bad(err, path, NULL, "no \"type\"");
+    return json_bad(err, path, NULL, "no \"type\"");
   if (v->type == JSON_NUMBER)
     return get_int(r, path, "type", out, err);
-  if (text_of(v, path, "type", &s, err) < 0)
+  if (json_text_of(v, path, "type", &s, err) < 0)
     return -1;
   for (size_t i = 0; i < ARRAY_SIZE(rlimit_names); i++) {
     if (strcmp(rlimit_names[i].name, s) == 0) {
@@ -393,7 +263,7 @@ static int get_rlimit_type(const struct json_value *r, const char *path, int *ou
     }
   }
   char q[48];
-  return bad(err, path, "type", "unknown resource %s", quoted(s, q));
+  return json_bad(err, path, "type", "unknown resource %s", quoted(s, q));
 }
 
 static int read_rlimits(const struct json_value *proc, struct nsbox_process *p,
@@ -409,10 +279,10 @@ static int read_rlimits(const struct json_value *proc, struct nsbox_process *p,
     struct nsbox_rlimit *rl = &p->rlimits[i];
     char path[64];
     uint64_t soft, hard;
-    item_path(path, sizeof(path), "process", "rlimits", i);
+    json_item_path(path, sizeof(path), "process", "rlimits", i);
     if (get_rlimit_type(r, path, &rl->resource, err) < 0 ||
-        get_u64(r, path, "soft", UINT64_MAX, &soft, err) < 0 ||
-        get_u64(r, path, "hard", UINT64_MAX, &hard, err) < 0)
+        json_get_u64(r, path, "soft", UINT64_MAX, &soft, err) < 0 ||
+        json_get_u64(r, path, "hard", UINT64_MAX, &hard, err) < 0)
       return -1;
     rl->limit = (struct rlimit){.rlim_cur = soft, .rlim_max = hard};
     p->n_rlimits = i + 1;
@@ -424,10 +294,10 @@ static int read_console_size(const struct json_value *proc, struct nsbox_process
                              nsbox_error_t *err) {
   const struct json_value *cs;
   uint64_t rows, cols;
-  if (get_typed(proc, "process", "consoleSize", JSON_OBJECT, "an object", &cs, err) < 0)
+  if (json_get_typed(proc, "process", "consoleSize", JSON_OBJECT, "an object", &cs, err) < 0)
     return -1;
-  if (get_u64(cs, "process.consoleSize", "height", USHRT_MAX, &rows, err) < 0 ||
-      get_u64(cs, "process.consoleSize", "width", USHRT_MAX, &cols, err) < 0)
+  if (json_get_u64(cs, "process.consoleSize", "height", USHRT_MAX, &rows, err) < 0 ||
+      json_get_u64(cs, "process.consoleSize", "width", USHRT_MAX, &cols, err) < 0)
     return -1;
   p->console_rows = (unsigned short)rows;
   p->console_cols = (unsigned short)cols;
@@ -437,14 +307,16 @@ static int read_console_size(const struct json_value *proc, struct nsbox_process
 static int read_process(const struct json_value *top, struct nsbox_process *p, nsbox_error_t *err) {
   const struct json_value *o;
   const char *path = "process";
-  if (get_typed(top, "", path, JSON_OBJECT, "an object", &o, err) < 0)
+  if (json_get_typed(top, "", path, JSON_OBJECT, "an object", &o, err) < 0)
     return -1;
-  if (get_strv(o, path, "args", &p->args, err) < 0 || get_strv(o, path, "env", &p->env, err) < 0 ||
-      get_str(o, path, "cwd", &p->cwd, err) < 0 || get_str(o, path, "user", &p->user, err) < 0 ||
-      get_bool(o, path, "noInit", &p->no_init, err) < 0 ||
-      get_bool(o, path, "terminal", &p->terminal, err) < 0 ||
-      get_bool(o, path, "openStdin", &p->open_stdin, err) < 0 || read_console_size(o, p, err) < 0 ||
-      read_rlimits(o, p, err) < 0)
+  if (json_get_strv(o, path, "args", &p->args, err) < 0 ||
+      json_get_strv(o, path, "env", &p->env, err) < 0 ||
+      json_get_str(o, path, "cwd", &p->cwd, err) < 0 ||
+      json_get_str(o, path, "user", &p->user, err) < 0 ||
+      json_get_bool(o, path, "noInit", &p->no_init, err) < 0 ||
+      json_get_bool(o, path, "terminal", &p->terminal, err) < 0 ||
+      json_get_bool(o, path, "openStdin", &p->open_stdin, err) < 0 ||
+      read_console_size(o, p, err) < 0 || read_rlimits(o, p, err) < 0)
     return -1;
   return 0;
 }
@@ -452,14 +324,14 @@ static int read_process(const struct json_value *top, struct nsbox_process *p, n
 static int read_root(const struct json_value *top, struct nsbox_root *r, nsbox_error_t *err) {
   const struct json_value *o;
   const char *path = "root";
-  if (get_typed(top, "", path, JSON_OBJECT, "an object", &o, err) < 0)
+  if (json_get_typed(top, "", path, JSON_OBJECT, "an object", &o, err) < 0)
     return -1;
-  if (get_str(o, path, "lowerdir", &r->lowerdir, err) < 0 ||
-      get_str(o, path, "upperdir", &r->upperdir, err) < 0 ||
-      get_str(o, path, "workdir", &r->workdir, err) < 0 ||
-      get_str(o, path, "mergeddir", &r->mergeddir, err) < 0 ||
-      get_str(o, path, "path", &r->path, err) < 0 ||
-      get_bool(o, path, "readonly", &r->readonly, err) < 0)
+  if (json_get_strv(o, path, "lowerdirs", &r->lowerdirs, err) < 0 ||
+      json_get_str(o, path, "upperdir", &r->upperdir, err) < 0 ||
+      json_get_str(o, path, "workdir", &r->workdir, err) < 0 ||
+      json_get_str(o, path, "mergeddir", &r->mergeddir, err) < 0 ||
+      json_get_str(o, path, "path", &r->path, err) < 0 ||
+      json_get_bool(o, path, "readonly", &r->readonly, err) < 0)
     return -1;
   return 0;
 }
@@ -474,10 +346,10 @@ static int read_mount(const struct json_value *o, const char *path, struct nsbox
                       nsbox_error_t *err) {
   int kind;
   if (get_enum(o, path, "type", mount_kinds, ARRAY_SIZE(mount_kinds), &kind, err) < 0 ||
-      get_str(o, path, "source", &m->source, err) < 0 ||
-      get_str(o, path, "destination", &m->destination, err) < 0 ||
-      get_bool(o, path, "readonly", &m->readonly, err) < 0 ||
-      get_str(o, path, "options", &m->options, err) < 0)
+      json_get_str(o, path, "source", &m->source, err) < 0 ||
+      json_get_str(o, path, "destination", &m->destination, err) < 0 ||
+      json_get_bool(o, path, "readonly", &m->readonly, err) < 0 ||
+      json_get_str(o, path, "options", &m->options, err) < 0)
     return -1;
   m->kind = (enum nsbox_mount_kind)kind;
   return 0;
@@ -495,7 +367,7 @@ static int read_mounts(const struct json_value *top, struct nsbox_config *c, nsb
   for (size_t i = 0; i < a->u.arr.n; i++) {
     struct nsbox_mount m = {0};
     char path[64];
-    item_path(path, sizeof(path), "", "mounts", i);
+    json_item_path(path, sizeof(path), "", "mounts", i);
     if (read_mount(&a->u.arr.items[i], path, &m, err) < 0) {
       mount_clear(&m);
       return -1;
@@ -507,7 +379,7 @@ static int read_mounts(const struct json_value *top, struct nsbox_config *c, nsb
 
 static int read_ports(const struct json_value *o, struct nsbox_network *n, nsbox_error_t *err) {
   __attribute__((cleanup(strv_freep))) char **specs = NULL;
-  if (get_strv(o, "network", "ports", &specs, err) < 0)
+  if (json_get_strv(o, "network", "ports", &specs, err) < 0)
     return -1;
   size_t count = 0;
   while (specs && specs[count])
@@ -518,8 +390,8 @@ static int read_ports(const struct json_value *o, struct nsbox_network *n, nsbox
   for (size_t i = 0; i < count; i++) {
     char why[160], path[64];
     if (portspec_parse(specs[i], &n->ports[i], why, sizeof(why)) < 0) {
-      item_path(path, sizeof(path), "network", "ports", i);
-      return bad(err, path, NULL, "%s", why);
+      json_item_path(path, sizeof(path), "network", "ports", i);
+      return json_bad(err, path, NULL, "%s", why);
     }
     n->n_ports = i + 1;
   }
@@ -541,9 +413,9 @@ static int read_hosts(const struct json_value *o, struct nsbox_network *n, nsbox
   for (size_t i = 0; i < a->u.arr.n; i++) {
     struct nsbox_host_entry h = {0};
     char path[64];
-    item_path(path, sizeof(path), "network", "hosts", i);
-    if (get_str(&a->u.arr.items[i], path, "name", &h.name, err) < 0 ||
-        get_str(&a->u.arr.items[i], path, "addr", &h.addr, err) < 0) {
+    json_item_path(path, sizeof(path), "network", "hosts", i);
+    if (json_get_str(&a->u.arr.items[i], path, "name", &h.name, err) < 0 ||
+        json_get_str(&a->u.arr.items[i], path, "addr", &h.addr, err) < 0) {
       host_clear(&h);
       return -1;
     }
@@ -556,14 +428,14 @@ static int read_network(const struct json_value *top, struct nsbox_network *n, n
   const struct json_value *o;
   const char *path = "network";
   int mode;
-  if (get_typed(top, "", path, JSON_OBJECT, "an object", &o, err) < 0)
+  if (json_get_typed(top, "", path, JSON_OBJECT, "an object", &o, err) < 0)
     return -1;
   if (get_enum(o, path, "mode", network_mode_names, ARRAY_SIZE(network_mode_names), &mode, err) <
           0 ||
-      get_bool(o, path, "modeGiven", &n->mode_given, err) < 0 ||
-      get_bool(o, path, "allowHostLoopback", &n->allow_host_loopback, err) < 0 ||
-      get_str(o, path, "bridge", &n->bridge, err) < 0 || read_ports(o, n, err) < 0 ||
-      get_strv(o, path, "dns", &n->dns, err) < 0 || read_hosts(o, n, err) < 0)
+      json_get_bool(o, path, "modeGiven", &n->mode_given, err) < 0 ||
+      json_get_bool(o, path, "allowHostLoopback", &n->allow_host_loopback, err) < 0 ||
+      json_get_str(o, path, "bridge", &n->bridge, err) < 0 || read_ports(o, n, err) < 0 ||
+      json_get_strv(o, path, "dns", &n->dns, err) < 0 || read_hosts(o, n, err) < 0)
     return -1;
   n->mode = (enum nsbox_network_mode)mode;
   return 0;
@@ -573,15 +445,15 @@ static int read_resources(const struct json_value *top, struct nsbox_resources *
                           nsbox_error_t *err) {
   const struct json_value *o;
   const char *path = "resources";
-  if (get_typed(top, "", path, JSON_OBJECT, "an object", &o, err) < 0)
+  if (json_get_typed(top, "", path, JSON_OBJECT, "an object", &o, err) < 0)
     return -1;
-  if (get_i64(o, path, "memory", INT64_MIN, INT64_MAX, &r->memory, err) < 0 ||
-      get_i64(o, path, "memorySwap", INT64_MIN, INT64_MAX, &r->memory_swap, err) < 0 ||
-      get_u64(o, path, "cpuQuota", UINT64_MAX, &r->cpu_quota, err) < 0 ||
-      get_u64(o, path, "cpuPeriod", UINT64_MAX, &r->cpu_period, err) < 0 ||
-      get_u64(o, path, "cpuWeight", UINT64_MAX, &r->cpu_weight, err) < 0 ||
-      get_u64(o, path, "cpuShares", UINT64_MAX, &r->cpu_shares, err) < 0 ||
-      get_i64(o, path, "pidsLimit", INT64_MIN, INT64_MAX, &r->pids_limit, err) < 0)
+  if (json_get_i64(o, path, "memory", INT64_MIN, INT64_MAX, &r->memory, err) < 0 ||
+      json_get_i64(o, path, "memorySwap", INT64_MIN, INT64_MAX, &r->memory_swap, err) < 0 ||
+      json_get_u64(o, path, "cpuQuota", UINT64_MAX, &r->cpu_quota, err) < 0 ||
+      json_get_u64(o, path, "cpuPeriod", UINT64_MAX, &r->cpu_period, err) < 0 ||
+      json_get_u64(o, path, "cpuWeight", UINT64_MAX, &r->cpu_weight, err) < 0 ||
+      json_get_u64(o, path, "cpuShares", UINT64_MAX, &r->cpu_shares, err) < 0 ||
+      json_get_i64(o, path, "pidsLimit", INT64_MIN, INT64_MAX, &r->pids_limit, err) < 0)
     return -1;
   return 0;
 }
@@ -591,13 +463,13 @@ static int read_security(const struct json_value *top, struct nsbox_security *s,
   const struct json_value *o;
   const char *path = "security";
   int mode;
-  if (get_typed(top, "", path, JSON_OBJECT, "an object", &o, err) < 0)
+  if (json_get_typed(top, "", path, JSON_OBJECT, "an object", &o, err) < 0)
     return -1;
   if (get_enum(o, path, "seccomp", seccomp_modes, ARRAY_SIZE(seccomp_modes), &mode, err) < 0 ||
-      get_str(o, path, "seccompProfile", &s->seccomp_profile, err) < 0 ||
-      get_u64(o, path, "capBounding", UINT64_MAX, &s->cap_bounding, err) < 0 ||
-      get_u64(o, path, "capAdded", UINT64_MAX, &s->cap_added, err) < 0 ||
-      get_bool(o, path, "noNewPrivileges", &s->no_new_privs, err) < 0)
+      json_get_str(o, path, "seccompProfile", &s->seccomp_profile, err) < 0 ||
+      json_get_u64(o, path, "capBounding", UINT64_MAX, &s->cap_bounding, err) < 0 ||
+      json_get_u64(o, path, "capAdded", UINT64_MAX, &s->cap_added, err) < 0 ||
+      json_get_bool(o, path, "noNewPrivileges", &s->no_new_privs, err) < 0)
     return -1;
   s->seccomp = (enum nsbox_seccomp_mode)mode;
   return 0;
@@ -605,10 +477,10 @@ static int read_security(const struct json_value *top, struct nsbox_security *s,
 
 static int read_id(const struct json_value *top, char id[65], nsbox_error_t *err) {
   cleanup_free char *s = NULL;
-  if (get_str(top, "", "id", &s, err) < 0)
+  if (json_get_str(top, "", "id", &s, err) < 0)
     return -1;
   if (s && strlen(s) > 64)
-    return bad(err, "", "id", "expected at most 64 characters");
+    return json_bad(err, "", "id", "expected at most 64 characters");
   snprintf(id, 65, "%s", s ? s : "");
   return 0;
 }
@@ -616,18 +488,18 @@ static int read_id(const struct json_value *top, char id[65], nsbox_error_t *err
 static int read_config(const struct json_value *top, struct nsbox_config *c, int64_t *created,
                        nsbox_error_t *err) {
   if (top->type != JSON_OBJECT)
-    return nsbox_fail(err, 0, "config.json: expected an object, not %s", json_type_name(top->type));
+    return nsbox_fail(err, 0, "expected an object, not %s", json_type_name(top->type));
   if (read_id(top, c->id, err) < 0 ||
-      get_i64(top, "", "created", INT64_MIN, INT64_MAX, created, err) < 0 ||
-      get_str(top, "", "name", &c->name, err) < 0 ||
-      get_bool(top, "", "autoName", &c->auto_name, err) < 0 ||
-      get_str(top, "", "image", &c->image, err) < 0 ||
-      get_str(top, "", "imageId", &c->image_id, err) < 0 ||
+      json_get_i64(top, "", "created", INT64_MIN, INT64_MAX, created, err) < 0 ||
+      json_get_str(top, "", "name", &c->name, err) < 0 ||
+      json_get_bool(top, "", "autoName", &c->auto_name, err) < 0 ||
+      json_get_str(top, "", "image", &c->image, err) < 0 ||
+      json_get_str(top, "", "imageId", &c->image_id, err) < 0 ||
       read_process(top, &c->process, err) < 0 || read_root(top, &c->root, err) < 0 ||
-      read_mounts(top, c, err) < 0 || get_str(top, "", "hostname", &c->hostname, err) < 0 ||
+      read_mounts(top, c, err) < 0 || json_get_str(top, "", "hostname", &c->hostname, err) < 0 ||
       read_network(top, &c->net, err) < 0 || read_resources(top, &c->resources, err) < 0 ||
       read_security(top, &c->security, err) < 0 ||
-      get_bool(top, "", "remove", &c->remove, err) < 0 ||
+      json_get_bool(top, "", "remove", &c->remove, err) < 0 ||
       get_int(top, "", "stopSignal", &c->stop_signal, err) < 0 ||
       get_int(top, "", "stopTimeout", &c->stop_timeout, err) < 0)
     return -1;
@@ -647,7 +519,7 @@ int config_from_json(const char *text, size_t len, struct nsbox_config *c, int64
   json_free(&top);
   if (r < 0) {
     config_json_free(c);
-    return -1;
+    return nsbox_wrap(err, "config.json");
   }
   if (created)
     *created = t;
@@ -663,7 +535,7 @@ void config_json_free(struct nsbox_config *c) {
   free(c->process.cwd);
   free(c->process.user);
   free(c->process.rlimits);
-  free(c->root.lowerdir);
+  strv_free(c->root.lowerdirs);
   free(c->root.upperdir);
   free(c->root.workdir);
   free(c->root.mergeddir);

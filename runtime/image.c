@@ -1,14 +1,15 @@
-/* See image.h. */
+/* See image.h and image_store.h: names, the record of an image, the lock, the worker child,
+ * resolving an image for `run`, and ls, rm, inspect and the collection of unused parts. */
 #include "image.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -16,6 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "image_store.h"
+#include "jsonw.h"
+#include "sha256.h"
 #include "userns.h"
 #include "util.h"
 
@@ -35,6 +39,15 @@ char *image_normalize_ref(const char *ref) {
   return xstrdup(ref);
 }
 
+char *image_path(struct nsbox_store *s, const char *fmt, ...) {
+  va_list ap;
+  char rel[PATH_MAX];
+  va_start(ap, fmt);
+  vsnprintf(rel, sizeof(rel), fmt, ap);
+  va_end(ap);
+  return xasprintf("%s/images/%s", s->data, rel);
+}
+
 /* The tag's file name: '/' may not appear in one, so it becomes "%2F" ('%' is not allowed
  * in references, so the encoding is unambiguous). */
 static char *tag_path(struct nsbox_store *s, const char *ref) {
@@ -49,7 +62,7 @@ static char *tag_path(struct nsbox_store *s, const char *ref) {
     }
   }
   enc[o] = '\0';
-  return xasprintf("%s/images/tags/%s", s->data, enc);
+  return image_path(s, "tags/%s", enc);
 }
 
 static void tag_decode(const char *name, char *out, size_t len) {
@@ -65,6 +78,10 @@ static void tag_decode(const char *name, char *out, size_t len) {
   out[o] = '\0';
 }
 
+static bool is_hex_id(const char *s, size_t len) {
+  return strlen(s) == len && strspn(s, "0123456789abcdef") == len;
+}
+
 static int read_tag(const char *link, char id[65]) {
   char target[128];
   ssize_t n = readlink(link, target, sizeof(target) - 1);
@@ -73,193 +90,237 @@ static int read_tag(const char *link, char id[65]) {
   target[n] = '\0';
   const char *slash = strrchr(target, '/');
   const char *v = slash ? slash + 1 : target;
-  if (strlen(v) != 64)
+  if (!is_hex_id(v, 64))
     return -EINVAL;
   memcpy(id, v, 65);
   return 0;
 }
 
-int image_resolve(struct nsbox_store *s, const char *ref, char id[65], char **rootfs,
-                  nsbox_error_t *err) {
-  cleanup_free char *norm = image_normalize_ref(ref);
-  if (norm == NULL)
-    return nsbox_fail(err, 0, "invalid image name \"%s\"", ref);
-  cleanup_free char *link = tag_path(s, norm);
-  if (read_tag(link, id) < 0)
-    return nsbox_fail(err, 0, "image not found: %s (import one with: nsbox image import FILE %s)",
-                      ref, ref);
-  *rootfs = xasprintf("%s/images/by-id/%s/rootfs", s->data, id);
-  return 0;
+int image_lock(struct nsbox_store *s, int op, nsbox_error_t *err) {
+  cleanup_free char *p = image_path(s, "lock");
+  int fd = open(p, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    return nsbox_fail(err, errno, "open %s", p);
+  int r;
+  while ((r = flock(fd, op)) < 0 && errno == EINTR)
+    ;
+  if (r < 0) {
+    int e = errno;
+    close(fd);
+    return nsbox_fail(err, e, "lock %s", p);
+  }
+  return fd;
 }
 
-/* ---- extraction, in the child ---- */
+/* ---- the worker child ---- */
 
-struct import_report {
-  long files, skipped_devices, unmapped_ids;
-  long long bytes;
-  nsbox_error_t err;
-};
-
-struct import_ctx {
-  int in_fd;
-  const char *rootfs;
-  bool can_mknod;
-  const struct nsbox_idmaps *maps; /* NULL as root */
+struct task {
+  image_task_fn fn;
+  void *arg;
   int report_fd;
-  int lock_fd; /* the parent's lock on the temporary dir */
 };
 
-/* Refuses absolute names and any ".." component: tar entries name places inside the image. */
-static bool path_escapes(const char *p) {
-  if (p[0] == '/')
-    return true;
-  for (const char *c = p; *c;) {
-    const char *e = strchr(c, '/');
-    size_t len = e ? (size_t)(e - c) : strlen(c);
-    if (len == 2 && c[0] == '.' && c[1] == '.')
-      return true;
-    c += len;
-    while (*c == '/')
-      c++;
-  }
-  return false;
-}
-
-static int copy_data(struct archive *in, struct archive *out, nsbox_error_t *err) {
-  const void *buf;
-  size_t size;
-  la_int64_t off;
-  for (;;) {
-    int r = archive_read_data_block(in, &buf, &size, &off);
-    if (r == ARCHIVE_EOF)
-      return 0;
-    if (r < ARCHIVE_WARN)
-      return nsbox_fail(err, 0, "%s", archive_error_string(in));
-    if (archive_write_data_block(out, buf, size, off) < ARCHIVE_WARN)
-      return nsbox_fail(err, 0, "%s", archive_error_string(out));
-  }
-}
-
-static int extract_entry(struct import_ctx *x, struct archive *in, struct archive *out,
-                         struct archive_entry *e, struct import_report *rep, nsbox_error_t *err) {
-  const char *path = archive_entry_pathname(e);
-  while (path && path[0] == '.' && path[1] == '/')
-    path += 2;
-  if (path == NULL || *path == '\0' || strcmp(path, ".") == 0)
-    return 0; /* the root itself: the store made it */
-  if (path_escapes(path))
-    return nsbox_fail(err, 0, "refusing entry \"%s\": it leads outside the image",
-                      archive_entry_pathname(e));
-  const char *hl = archive_entry_hardlink(e);
-  if (hl && path_escapes(hl))
-    return nsbox_fail(err, 0, "refusing hard link \"%s\" -> \"%s\": it leads outside the image",
-                      path, hl);
-  archive_entry_set_pathname(e, path);
-
-  mode_t type = archive_entry_filetype(e);
-  if (((type == AE_IFCHR || type == AE_IFBLK) && !x->can_mknod) || type == AE_IFSOCK) {
-    rep->skipped_devices++;
-    return 0;
-  }
-  if (x->maps) {
-    /* Without a subordinate range only root exists inside: other owners become root. */
-    bool um = false;
-    if (!idmaps_maps(x->maps, true, (unsigned long)archive_entry_uid(e))) {
-      archive_entry_set_uid(e, 0);
-      um = true;
-    }
-    if (!idmaps_maps(x->maps, false, (unsigned long)archive_entry_gid(e))) {
-      archive_entry_set_gid(e, 0);
-      um = true;
-    }
-    rep->unmapped_ids += um;
-  }
-  int r = archive_write_header(out, e);
-  if (r < ARCHIVE_WARN)
-    return nsbox_fail(err, 0, "extract \"%s\": %s", path, archive_error_string(out));
-  if (archive_entry_size(e) > 0 && copy_data(in, out, err) < 0)
-    return nsbox_wrap(err, "extract \"%s\"", path);
-  if (archive_write_finish_entry(out) < ARCHIVE_WARN)
-    return nsbox_fail(err, 0, "extract \"%s\": %s", path, archive_error_string(out));
-  rep->files++;
-  if (type == AE_IFREG)
-    rep->bytes += archive_entry_size(e);
-  return 0;
-}
-
-static int extract(struct import_ctx *x, struct import_report *rep, nsbox_error_t *err) {
-  if (chdir(x->rootfs) < 0)
-    return nsbox_fail(err, errno, "chdir %s", x->rootfs);
-  struct archive *in = archive_read_new(), *out = archive_write_disk_new();
-  if (in == NULL || out == NULL)
-    return nsbox_fail(err, ENOMEM, "libarchive");
-  archive_read_support_filter_none(in);
-  archive_read_support_filter_gzip(in);
-  archive_read_support_filter_zstd(in);
-  archive_read_support_format_tar(in);
-  archive_write_disk_set_options(
-      out, ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
-               ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-               ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
-  int r = 0;
-  if (archive_read_open_fd(in, x->in_fd, 1 << 16) != ARCHIVE_OK) {
-    r = nsbox_fail(err, 0, "%s", archive_error_string(in));
-  } else {
-    struct archive_entry *e;
-    int h;
-    while ((h = archive_read_next_header(in, &e)) != ARCHIVE_EOF) {
-      if (h < ARCHIVE_WARN) {
-        r = nsbox_fail(err, 0, "%s", archive_error_string(in));
-        break;
-      }
-      if ((r = extract_entry(x, in, out, e, rep, err)) < 0)
-        break;
-    }
-    if (r == 0 && rep->files == 0)
-      r = nsbox_fail(err, 0, "the archive holds no files");
-  }
-  archive_write_free(out);
-  archive_read_free(in);
-  return r;
-}
-
-static int import_child(void *arg) {
-  struct import_ctx *x = arg;
-  struct import_report rep = {0};
-  /* The lock says "an nsbox import lives": the parent's alone, so that it goes with a
-   * SIGKILLed parent at once, not when this child has died of the parent-death signal. */
-  close(x->lock_fd);
-  /* Interrupts are the parent's to handle; it cleans up after us. */
-  int r = extract(x, &rep, &rep.err);
-  if (write(x->report_fd, &rep, sizeof(rep)) < 0)
+static int task_child(void *arg) {
+  struct task *t = arg;
+  nsbox_error_t err = {0};
+  int r = t->fn(t->arg, &err);
+  fflush(stdout);
+  fflush(stderr);
+  if (r < 0 && write(t->report_fd, &err, sizeof(err)) < 0)
     return 125;
   return r < 0 ? 1 : 0;
 }
 
-/* ---- the parent's side ---- */
+/* Waits for the child; SIGINT/TERM/HUP stop it. */
+static int task_wait(pid_t pid, int report_fd, const sigset_t *set, nsbox_error_t *err) {
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) != pid) {
+    int sig = sigwaitinfo(set, NULL);
+    if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
+      kill(pid, SIGKILL);
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+      nsbox_fail(err, 0, "interrupted by signal %d", sig);
+      err->exit_code = 128 + sig;
+      return -1;
+    }
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    return 0;
+  if (read(report_fd, err, sizeof(*err)) == (ssize_t)sizeof(*err)) {
+    err->msg[sizeof(err->msg) - 1] = '\0';
+    return -1;
+  }
+  return nsbox_fail(err, 0, "the image worker process %s",
+                    WIFSIGNALED(status) ? "was killed" : "died");
+}
 
-/* Removes imports that died half-way: their lock is free once their nsbox is gone. */
-static void collect_stale_imports(struct nsbox_store *s) {
-  cleanup_free char *dir = xasprintf("%s/images/by-id", s->data);
+int image_task(struct nsbox_store *s, image_task_fn fn, void *arg, nsbox_error_t *err) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0)
+    return nsbox_fail(err, errno, "pipe");
+  struct task t = {.fn = fn, .arg = arg, .report_fd = p[1]};
+  sigset_t set, old;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &set, &old);
+  fflush(stdout);
+  fflush(stderr);
+  struct ns_child ch;
+  int r = ns_spawn(&ch, 0, s->rootless ? &s->idmaps : NULL, task_child, &t, err);
+  if (r == 0)
+    r = ns_release(&ch, err);
+  close(p[1]);
+  if (r == 0)
+    r = task_wait(ch.pid, p[0], &set, err);
+  close(p[0]);
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  return r;
+}
+
+/* ---- tags and records ---- */
+
+int image_tag(struct nsbox_store *s, const char *norm, const char *id, nsbox_error_t *err) {
+  cleanup_free char *link = tag_path(s, norm);
+  cleanup_free char *link_tmp = xasprintf("%s.tmp%d", link, (int)getpid());
+  cleanup_free char *target = xasprintf("../by-id/%s", id);
+  unlink(link_tmp);
+  if (symlink(target, link_tmp) < 0 || rename(link_tmp, link) < 0) {
+    int e = errno;
+    unlink(link_tmp);
+    return nsbox_fail(err, e, "tag %s", norm);
+  }
+  return 0;
+}
+
+void image_rec_free(struct image_rec *r) {
+  free(r->manifest_text);
+  free(r->config_text);
+  oci_manifest_free(&r->manifest);
+  oci_config_free(&r->config);
+  memset(r, 0, sizeof(*r));
+}
+
+static int read_json_file(const char *path, char **text, size_t *len, nsbox_error_t *err) {
+  ssize_t n = read_file_at(AT_FDCWD, path, text);
+  if (n < 0)
+    return nsbox_fail(err, (int)-n, "read %s", path);
+  *len = (size_t)n;
+  return 0;
+}
+
+int image_read(struct nsbox_store *s, const char *id, struct image_rec *r, nsbox_error_t *err) {
+  memset(r, 0, sizeof(*r));
+  memcpy(r->id, id, 65);
+  cleanup_free char *mp = image_path(s, "by-id/%s/manifest.json", id);
+  cleanup_free char *cp = image_path(s, "by-id/%s/config.json", id);
+  if (read_json_file(mp, &r->manifest_text, &r->manifest_len, err) < 0 ||
+      read_json_file(cp, &r->config_text, &r->config_len, err) < 0)
+    goto fail;
+  if (oci_manifest_parse(r->manifest_text, r->manifest_len, &r->manifest, err) < 0) {
+    nsbox_wrap(err, "%s", mp);
+    goto fail;
+  }
+  if (oci_config_parse(r->config_text, r->config_len, &r->config, err) < 0) {
+    nsbox_wrap(err, "%s", cp);
+    goto fail;
+  }
+  if (r->config.n_diff_ids != r->manifest.n_layers) {
+    nsbox_fail(err, 0, "image %.12s: %zu layers but %zu diff_ids", id, r->manifest.n_layers,
+               r->config.n_diff_ids);
+    goto fail;
+  }
+  return 0;
+fail:
+  image_rec_free(r);
+  return -1;
+}
+
+/* An id prefix (12 to 64 hex digits) that names exactly one image. */
+static int find_by_id(struct nsbox_store *s, const char *ref, char id[65]) {
+  size_t len = strlen(ref);
+  if (len < 12 || len > 64 || strspn(ref, "0123456789abcdef") != len)
+    return -ENOENT;
+  cleanup_free char *dir = image_path(s, "by-id");
   DIR *d = opendir(dir);
   if (d == NULL)
-    return;
+    return -ENOENT;
+  int found = 0;
   struct dirent *de;
-  while ((de = readdir(d)) != NULL) {
-    if (strncmp(de->d_name, ".tmp-", 5) != 0)
-      continue;
-    int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-      continue;
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-      cleanup_free char *p = xasprintf("%s/%s", dir, de->d_name);
-      nsbox_error_t ignored = {0};
-      store_remove_tree(s, p, &ignored);
-    }
-    close(fd);
-  }
+  while ((de = readdir(d)) != NULL)
+    if (is_hex_id(de->d_name, 64) && strncmp(de->d_name, ref, len) == 0 && found++ == 0)
+      memcpy(id, de->d_name, 65);
   closedir(d);
+  return found == 1 ? 0 : found > 1 ? -EEXIST : -ENOENT;
 }
+
+int image_find(struct nsbox_store *s, const char *ref, char id[65], nsbox_error_t *err) {
+  cleanup_free char *norm = image_normalize_ref(ref);
+  if (norm == NULL)
+    return nsbox_fail(err, 0, "invalid image name \"%.100s\"", ref);
+  cleanup_free char *link = tag_path(s, norm);
+  if (read_tag(link, id) == 0)
+    return 0;
+  int r = find_by_id(s, ref, id);
+  if (r == -EEXIST)
+    return nsbox_fail(err, 0, "image id prefix %s is ambiguous", ref);
+  if (r < 0)
+    return nsbox_fail(err, 0,
+                      "image not found: %s (load one with: nsbox image load PATH, or import a "
+                      "rootfs tarball with: nsbox image import FILE %s)",
+                      ref, ref);
+  return 0;
+}
+
+bool image_layer_present(struct nsbox_store *s, const char *diff_id) {
+  cleanup_free char *dir = image_path(s, "layers/%s", diff_id);
+  cleanup_free char *size = image_path(s, "layers/%s.size", diff_id);
+  cleanup_free char *link = image_path(s, "l/%.*s", LAYER_SHORT, diff_id);
+  struct stat st;
+  return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && access(size, F_OK) == 0 &&
+         stat(link, &st) == 0;
+}
+
+int image_resolve(struct nsbox_store *s, const char *ref, char id[65], char ***lowerdirs,
+                  struct oci_image_config *cfg, nsbox_error_t *err) {
+  cleanup_close int lock = image_lock(s, LOCK_SH, err);
+  if (lock < 0 || image_find(s, ref, id, err) < 0)
+    return -1;
+  struct image_rec r;
+  if (image_read(s, id, &r, err) < 0)
+    return -1;
+  size_t n = r.config.n_diff_ids;
+  if (n == 0) {
+    image_rec_free(&r);
+    return nsbox_fail(err, 0, "image %s has no layers", ref);
+  }
+  char **v = xmalloc((n + 1) * sizeof(*v));
+  /* Overlay's lowerdir lists the top layer first; the config lists the bottom one first. */
+  for (size_t i = 0; i < n; i++) {
+    const char *d = r.config.diff_ids[n - 1 - i];
+    if (!image_layer_present(s, d)) {
+      v[i] = NULL;
+      strv_free(v);
+      image_rec_free(&r);
+      return nsbox_fail(err, 0,
+                        "image %s: layer %.12s is missing from the store (load the image "
+                        "again)",
+                        ref, d);
+    }
+    v[i] = image_path(s, "l/%.*s", LAYER_SHORT, d);
+  }
+  v[n] = NULL;
+  *lowerdirs = v;
+  *cfg = r.config;
+  memset(&r.config, 0, sizeof(r.config));
+  image_rec_free(&r);
+  return 0;
+}
+
+/* ---- what is in use, and collecting the rest ---- */
 
 static bool image_in_use(struct nsbox_store *s, const char *id, char *who, size_t wlen) {
   struct container_info *v = NULL;
@@ -279,169 +340,163 @@ static bool image_in_use(struct nsbox_store *s, const char *id, char *who, size_
   return used;
 }
 
+/* The tags that name image id (decoded), NULL-terminated; with unlink set, removed too. */
+static char **tags_of(struct nsbox_store *s, const char *id, bool unlink_them) {
+  struct strv_acc {
+    char **v;
+    size_t n;
+  } acc = {xmalloc(sizeof(char *)), 0};
+  acc.v[0] = NULL;
+  cleanup_free char *dir = image_path(s, "tags");
+  DIR *d = opendir(dir);
+  struct dirent *de;
+  while (d && (de = readdir(d)) != NULL) {
+    cleanup_free char *p = xasprintf("%s/%s", dir, de->d_name);
+    char other[65], name[PATH_MAX];
+    if (de->d_name[0] == '.' || read_tag(p, other) < 0 || strcmp(other, id) != 0 ||
+        (unlink_them && unlink(p) < 0))
+      continue;
+    tag_decode(de->d_name, name, sizeof(name));
+    acc.v = xrealloc(acc.v, (acc.n + 2) * sizeof(char *));
+    acc.v[acc.n++] = xstrdup(name);
+    acc.v[acc.n] = NULL;
+  }
+  if (d)
+    closedir(d);
+  return acc.v;
+}
+
 static bool tag_points_to(struct nsbox_store *s, const char *id) {
-  cleanup_free char *dir = xasprintf("%s/images/tags", s->data);
+  __attribute__((cleanup(strv_freep))) char **tags = tags_of(s, id, false);
+  return tags[0] != NULL;
+}
+
+/* A set of hex ids, small enough for a linear search. */
+struct idset {
+  char (*v)[65];
+  size_t n, cap;
+};
+
+static void idset_add(struct idset *set, const char *id) {
+  if (set->n == set->cap) {
+    set->cap = set->cap ? 2 * set->cap : 64;
+    set->v = xrealloc(set->v, set->cap * sizeof(*set->v));
+  }
+  snprintf(set->v[set->n++], 65, "%s", id);
+}
+
+static bool idset_has(const struct idset *set, const char *id) {
+  for (size_t i = 0; i < set->n; i++)
+    if (strncmp(set->v[i], id, 64) == 0)
+      return true;
+  return false;
+}
+
+static void remove_quietly(struct nsbox_store *s, const char *path) {
+  nsbox_error_t ignored = {0};
+  store_remove_tree(s, path, &ignored);
+}
+
+/* Images with neither a tag nor a container go; the layers and blobs of the others are kept. */
+static void collect_images(struct nsbox_store *s, struct idset *layers, struct idset *blobs) {
+  cleanup_free char *dir = image_path(s, "by-id");
   DIR *d = opendir(dir);
   if (d == NULL)
-    return false;
-  bool found = false;
+    return;
   struct dirent *de;
-  while (!found && (de = readdir(d)) != NULL) {
+  char who[160];
+  while ((de = readdir(d)) != NULL) {
     if (de->d_name[0] == '.')
       continue;
     cleanup_free char *p = xasprintf("%s/%s", dir, de->d_name);
-    char other[65];
-    found = read_tag(p, other) == 0 && strcmp(other, id) == 0;
+    if (!is_hex_id(de->d_name, 64) ||
+        (!tag_points_to(s, de->d_name) && !image_in_use(s, de->d_name, who, sizeof(who)))) {
+      remove_quietly(s, p);
+      continue;
+    }
+    struct image_rec r;
+    nsbox_error_t ignored = {0};
+    if (image_read(s, de->d_name, &r, &ignored) < 0) {
+      /* Unreadable but referred to: keep every layer rather than guess. */
+      idset_add(layers, "*");
+      continue;
+    }
+    for (size_t i = 0; i < r.config.n_diff_ids; i++)
+      idset_add(layers, r.config.diff_ids[i]);
+    for (size_t i = 0; i < r.manifest.n_layers; i++)
+      idset_add(blobs, r.manifest.layers[i].digest);
+    image_rec_free(&r);
   }
   closedir(d);
-  return found;
 }
 
-/* Drops an image's files once neither a tag nor a container refers to it. */
-static void drop_if_unused(struct nsbox_store *s, const char *id) {
-  char who[160];
-  if (tag_points_to(s, id) || image_in_use(s, id, who, sizeof(who)))
+/* Entries of images/SUB that are neither kept ids (by their first 64 characters) nor their
+ * companions go; so do leftovers of loads (".tmp-"). */
+static void collect_dir(struct nsbox_store *s, const char *sub, const struct idset *keep) {
+  cleanup_free char *dir = image_path(s, "%s", sub);
+  DIR *d = opendir(dir);
+  if (d == NULL)
     return;
-  cleanup_free char *p = xasprintf("%s/images/by-id/%s", s->data, id);
-  nsbox_error_t ignored = {0};
-  store_remove_tree(s, p, &ignored);
-}
-
-/* Waits for the extraction child; SIGINT/TERM/HUP stop it (the caller cleans up). */
-static int wait_import(pid_t pid, int report_fd, const sigset_t *set, struct import_report *rep,
-                       nsbox_error_t *err) {
-  int status = 0;
-  while (waitpid(pid, &status, WNOHANG) != pid) {
-    int sig = sigwaitinfo(set, NULL);
-    if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
-      kill(pid, SIGKILL);
-      while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-      nsbox_fail(err, 0, "interrupted by signal %d", sig);
-      err->exit_code = 128 + sig;
-      return -1;
-    }
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+      continue;
+    if (strlen(de->d_name) >= 64 && idset_has(keep, de->d_name))
+      continue;
+    cleanup_free char *p = xasprintf("%s/%s", dir, de->d_name);
+    remove_quietly(s, p);
   }
-  ssize_t n = read(report_fd, rep, sizeof(*rep));
-  if (n != (ssize_t)sizeof(*rep))
-    return nsbox_fail(err, 0, "the extraction process %s",
-                      WIFSIGNALED(status) ? "was killed" : "died");
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    *err = rep->err;
-    err->msg[sizeof(err->msg) - 1] = '\0';
-    return -1;
-  }
-  return 0;
+  closedir(d);
 }
 
-static int run_import(struct import_ctx *x, struct import_report *rep, nsbox_error_t *err) {
-  int p[2];
-  if (pipe2(p, O_CLOEXEC) < 0)
-    return nsbox_fail(err, errno, "pipe");
-  x->report_fd = p[1];
-  sigset_t set, old;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGHUP);
-  sigaddset(&set, SIGCHLD);
-  sigprocmask(SIG_BLOCK, &set, &old);
-  struct ns_child ch;
-  int r = ns_spawn(&ch, 0, x->maps, import_child, x, err);
-  if (r == 0)
-    r = ns_release(&ch, err);
-  close(p[1]);
-  if (r == 0)
-    r = wait_import(ch.pid, p[0], &set, rep, err);
-  close(p[0]);
-  sigprocmask(SIG_SETMASK, &old, NULL);
-  return r;
-}
-
-/* Points the tag at the new image atomically; the old image goes once unused. */
-static int set_tag(struct nsbox_store *s, const char *norm, const char *id, nsbox_error_t *err) {
-  cleanup_free char *link = tag_path(s, norm);
-  cleanup_free char *link_tmp = xasprintf("%s.tmp%d", link, (int)getpid());
-  cleanup_free char *target = xasprintf("../by-id/%s", id);
-  char old[65];
-  bool had_old = read_tag(link, old) == 0;
-  if (symlink(target, link_tmp) < 0 || rename(link_tmp, link) < 0) {
-    int e = errno;
-    unlink(link_tmp);
-    return nsbox_fail(err, e, "tag %s", norm);
-  }
-  if (had_old && strcmp(old, id) != 0)
-    drop_if_unused(s, old);
-  return 0;
-}
-
-/* Extracts into tmp (locked while we live), then renames it into place and tags it. */
-static int import_into(struct nsbox_store *s, const char *tmp, int in, const char *norm,
-                       const char *id, nsbox_error_t *err) {
-  cleanup_free char *rootfs = xasprintf("%s/rootfs", tmp);
-  /* The lock lives as long as we do; collect_stale_imports() takes it only from the dead. */
-  cleanup_close int lock = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (lock < 0 || flock(lock, LOCK_EX) < 0 || mkdir(rootfs, 0755) < 0)
-    return nsbox_fail(err, errno, "prepare %s", tmp);
-  struct import_ctx x = {.in_fd = in,
-                         .rootfs = rootfs,
-                         .can_mknod = !s->rootless,
-                         .maps = s->rootless ? &s->idmaps : NULL,
-                         .lock_fd = lock};
-  struct import_report rep = {0};
-  if (run_import(&x, &rep, err) < 0)
-    return -1;
-
-  cleanup_free char *info = xasprintf("ref=%s\ncreated=%lld\nsize=%lld\nfiles=%ld\n", norm,
-                                      (long long)time(NULL), rep.bytes, rep.files);
-  cleanup_close int tfd = open(tmp, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  int r = tfd < 0 ? -errno : write_file_at(tfd, "info", info, strlen(info), 0600, false);
-  if (r < 0)
-    return nsbox_fail(err, -r, "write %s/info", tmp);
-  cleanup_free char *final = xasprintf("%s/images/by-id/%s", s->data, id);
-  if (rename(tmp, final) < 0)
-    return nsbox_fail(err, errno, "rename %s", tmp);
-  if (set_tag(s, norm, id, err) < 0) {
-    nsbox_error_t ignored = {0};
-    store_remove_tree(s, final, &ignored);
-    return -1;
-  }
-  if (rep.skipped_devices > 0)
-    nsbox_notice("skipped %ld device nodes and sockets: they cannot be created without root",
-                 rep.skipped_devices);
-  if (rep.unmapped_ids > 0)
-    nsbox_notice("%ld files belong to users other than root; without a range in /etc/subuid "
-                 "and /etc/subgid they are owned by root in the container",
-                 rep.unmapped_ids);
-  return 0;
-}
-
-int image_import(struct nsbox_store *s, const char *file, const char *ref, nsbox_error_t *err) {
-  cleanup_free char *norm = image_normalize_ref(ref);
-  if (norm == NULL)
-    return nsbox_fail(err, 0, "invalid image name \"%s\"", ref);
-  cleanup_close int in =
-      strcmp(file, "-") == 0 ? dup(STDIN_FILENO) : open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (in < 0)
-    return nsbox_fail(err, errno, "open %s", file);
+/* Short links whose layer is gone. */
+static void collect_links(struct nsbox_store *s) {
+  cleanup_free char *dir = image_path(s, "l");
+  DIR *d = opendir(dir);
+  if (d == NULL)
+    return;
+  struct dirent *de;
   struct stat st;
-  if (fstat(in, &st) == 0 && S_ISDIR(st.st_mode))
-    return nsbox_fail(err, EISDIR, "%s", file);
-  collect_stale_imports(s);
-
-  char id[65];
-  random_hex_id(id);
-  cleanup_free char *tmp = xasprintf("%s/images/by-id/.tmp-%s", s->data, id);
-  if (mkdir(tmp, 0700) < 0)
-    return nsbox_fail(err, errno, "mkdir %s", tmp);
-  if (import_into(s, tmp, in, norm, id, err) < 0) {
-    nsbox_error_t ignored = {0};
-    store_remove_tree(s, tmp, &ignored);
-    return nsbox_wrap(err, "import %s", file);
-  }
-  printf("%s\n", id);
-  return 0;
+  while ((de = readdir(d)) != NULL)
+    if (de->d_name[0] != '.' && fstatat(dirfd(d), de->d_name, &st, 0) < 0 && errno == ENOENT)
+      unlinkat(dirfd(d), de->d_name, 0);
+  closedir(d);
 }
+
+static void collect_tmp(struct nsbox_store *s, const char *sub) {
+  cleanup_free char *dir = image_path(s, "%s", sub);
+  DIR *d = opendir(dir);
+  struct dirent *de;
+  while (d && (de = readdir(d)) != NULL)
+    if (strncmp(de->d_name, ".tmp-", 5) == 0) {
+      cleanup_free char *p = xasprintf("%s%s", dir, de->d_name);
+      remove_quietly(s, p);
+    }
+  if (d)
+    closedir(d);
+}
+
+void image_collect(struct nsbox_store *s, bool wait) {
+  nsbox_error_t ignored = {0};
+  cleanup_close int lock = image_lock(s, LOCK_EX | (wait ? 0 : LOCK_NB), &ignored);
+  if (lock < 0)
+    return;
+  /* With the lock held no load runs: temporary files are what loads that died left. */
+  static const char *const tmp_dirs[] = {"", "by-id/", "layers/", "blobs/"};
+  for (size_t i = 0; i < ARRAY_SIZE(tmp_dirs); i++)
+    collect_tmp(s, tmp_dirs[i]);
+  struct idset layers = {0}, blobs = {0};
+  collect_images(s, &layers, &blobs);
+  if (!idset_has(&layers, "*")) {
+    collect_dir(s, "layers", &layers);
+    collect_dir(s, "blobs/sha256", &blobs);
+  }
+  collect_links(s);
+  free(layers.v);
+  free(blobs.v);
+}
+
+/* ---- ls, rm, inspect ---- */
 
 static void format_size(long long b, char *out, size_t len) {
   if (b < 1000)
@@ -454,8 +509,20 @@ static void format_size(long long b, char *out, size_t len) {
     snprintf(out, len, "%.2fGB", (double)b / 1e9);
 }
 
+/* The bytes of an image's files: the sum of its layers'. */
+static long long image_size(struct nsbox_store *s, const struct oci_image_config *c) {
+  long long total = 0;
+  for (size_t i = 0; i < c->n_diff_ids; i++) {
+    cleanup_free char *p = image_path(s, "layers/%s.size", c->diff_ids[i]);
+    cleanup_free char *text = NULL;
+    if (read_file_at(AT_FDCWD, p, &text) >= 0)
+      total += strtoll(text, NULL, 10);
+  }
+  return total;
+}
+
 int image_list(struct nsbox_store *s, nsbox_error_t *err) {
-  cleanup_free char *dir = xasprintf("%s/images/tags", s->data);
+  cleanup_free char *dir = image_path(s, "tags");
   DIR *d = opendir(dir);
   if (d == NULL)
     return nsbox_fail(err, errno, "open %s", dir);
@@ -466,7 +533,9 @@ int image_list(struct nsbox_store *s, nsbox_error_t *err) {
       continue;
     char ref[PATH_MAX], id[65];
     cleanup_free char *link = xasprintf("%s/%s", dir, de->d_name);
-    if (read_tag(link, id) < 0)
+    struct image_rec r;
+    nsbox_error_t ignored = {0};
+    if (read_tag(link, id) < 0 || image_read(s, id, &r, &ignored) < 0)
       continue;
     tag_decode(de->d_name, ref, sizeof(ref));
     char *colon = strrchr(ref, ':');
@@ -475,37 +544,137 @@ int image_list(struct nsbox_store *s, nsbox_error_t *err) {
       *colon = '\0';
       tag = colon + 1;
     }
-    cleanup_free char *ip = xasprintf("%s/images/by-id/%s/info", s->data, id);
-    cleanup_free char *info = NULL;
-    long long created = 0, size = 0;
-    if (read_file_at(AT_FDCWD, ip, &info) >= 0) {
-      char *c = strstr(info, "created="), *z = strstr(info, "size=");
-      created = c ? strtoll(c + 8, NULL, 10) : 0;
-      size = z ? strtoll(z + 5, NULL, 10) : 0;
-    }
     char ago[32], sz[32];
-    format_ago((time_t)created, ago, sizeof(ago));
-    format_size(size, sz, sizeof(sz));
+    format_ago(parse_rfc3339(r.config.created), ago, sizeof(ago));
+    format_size(image_size(s, &r.config), sz, sizeof(sz));
     printf("%-40s %-12s %-14.12s %-16s %s\n", ref, tag, id, ago, sz);
+    image_rec_free(&r);
   }
   closedir(d);
   return 0;
 }
 
-int image_remove(struct nsbox_store *s, const char *ref, nsbox_error_t *err) {
-  cleanup_free char *norm = image_normalize_ref(ref);
-  if (norm == NULL)
-    return nsbox_fail(err, 0, "invalid image name \"%s\"", ref);
-  cleanup_free char *link = tag_path(s, norm);
+/* Untags REF; the image itself goes with its last tag, unless a container uses it. */
+static int remove_one(struct nsbox_store *s, const char *ref, nsbox_error_t *err) {
   char id[65], who[160];
-  if (read_tag(link, id) < 0)
-    return nsbox_fail(err, 0, "image not found: %s", ref);
+  if (image_find(s, ref, id, err) < 0)
+    return -1;
   if (image_in_use(s, id, who, sizeof(who)))
     return nsbox_fail(err, 0, "image %s is in use by container %s (remove it with nsbox rm)", ref,
                       who);
-  if (unlink(link) < 0)
-    return nsbox_fail(err, errno, "untag %s", norm);
-  drop_if_unused(s, id);
-  printf("Untagged: %s\n", norm);
+  cleanup_free char *norm = image_normalize_ref(ref);
+  cleanup_free char *link = tag_path(s, norm);
+  char tagged[65];
+  if (read_tag(link, tagged) == 0 && strcmp(tagged, id) == 0) {
+    if (unlink(link) < 0)
+      return nsbox_fail(err, errno, "untag %s", norm);
+    printf("Untagged: %s\n", norm);
+    return 0;
+  }
+  /* Removed by id: all its tags go. */
+  __attribute__((cleanup(strv_freep))) char **tags = tags_of(s, id, true);
+  for (size_t i = 0; tags[i]; i++)
+    printf("Untagged: %s\n", tags[i]);
+  printf("Deleted: %s\n", id);
+  return 0;
+}
+
+int image_remove(struct nsbox_store *s, char **refs, size_t n, nsbox_error_t *err) {
+  cleanup_close int lock = image_lock(s, LOCK_EX, err);
+  if (lock < 0)
+    return -1;
+  int r = 0;
+  for (size_t i = 0; i < n && r == 0; i++)
+    r = remove_one(s, refs[i], err);
+  close(lock);
+  lock = -1;
+  image_collect(s, true);
+  return r;
+}
+
+static void put_strv_or_null(struct jsonw *w, const char *key, char **v) {
+  if (v) {
+    jsonw_kv_strv(w, key, v);
+  } else {
+    jsonw_key(w, key);
+    jsonw_null(w);
+  }
+}
+
+/* "KEY=VALUE" or "80/tcp" lists as the object they came from. */
+static void put_keyed(struct jsonw *w, const char *key, char **v, bool values) {
+  jsonw_key(w, key);
+  jsonw_obj_open(w);
+  for (size_t i = 0; v && v[i]; i++) {
+    char *eq = values ? strchr(v[i], '=') : NULL;
+    cleanup_free char *k = eq ? xstrndup(v[i], (size_t)(eq - v[i])) : xstrdup(v[i]);
+    jsonw_key(w, k);
+    if (values) {
+      jsonw_str(w, eq ? eq + 1 : "");
+    } else {
+      jsonw_obj_open(w);
+      jsonw_obj_close(w);
+    }
+  }
+  jsonw_obj_close(w);
+}
+
+static void put_image(struct jsonw *w, struct nsbox_store *s, const struct image_rec *r) {
+  const struct oci_image_config *c = &r->config;
+  char digest[72];
+  jsonw_obj_open(w);
+  jsonw_kv_str(w, "Id", r->id);
+  __attribute__((cleanup(strv_freep))) char **tags = tags_of(s, r->id, false);
+  jsonw_kv_strv(w, "RepoTags", tags);
+  jsonw_kv_str(w, "Created", c->created ? c->created : "");
+  jsonw_kv_str(w, "Architecture", c->architecture ? c->architecture : "");
+  jsonw_kv_str(w, "Os", c->os ? c->os : "");
+  jsonw_kv_i64(w, "Size", image_size(s, c));
+  jsonw_key(w, "Config");
+  jsonw_obj_open(w);
+  put_strv_or_null(w, "Env", c->env);
+  put_strv_or_null(w, "Entrypoint", c->entrypoint);
+  put_strv_or_null(w, "Cmd", c->cmd);
+  jsonw_kv_str(w, "WorkingDir", c->workdir ? c->workdir : "");
+  jsonw_kv_str(w, "User", c->user ? c->user : "");
+  put_keyed(w, "ExposedPorts", c->exposed_ports, false);
+  jsonw_kv_str(w, "StopSignal", c->stop_signal ? c->stop_signal : "");
+  put_keyed(w, "Labels", c->labels, true);
+  jsonw_obj_close(w);
+  jsonw_key(w, "RootFS");
+  jsonw_obj_open(w);
+  jsonw_kv_str(w, "Type", "layers");
+  jsonw_key(w, "Layers");
+  jsonw_arr_open(w);
+  for (size_t i = 0; i < c->n_diff_ids; i++) {
+    snprintf(digest, sizeof(digest), "sha256:%s", c->diff_ids[i]);
+    jsonw_str(w, digest);
+  }
+  jsonw_arr_close(w);
+  jsonw_obj_close(w);
+  char mdigest[65];
+  sha256_buf_hex(r->manifest_text, r->manifest_len, mdigest);
+  snprintf(digest, sizeof(digest), "sha256:%s", mdigest);
+  jsonw_kv_str(w, "Digest", digest);
+  jsonw_obj_close(w);
+}
+
+int image_inspect(struct nsbox_store *s, char **refs, size_t n, nsbox_error_t *err) {
+  struct jsonw w;
+  jsonw_init(&w, true);
+  jsonw_arr_open(&w);
+  for (size_t i = 0; i < n; i++) {
+    char id[65];
+    struct image_rec r;
+    if (image_find(s, refs[i], id, err) < 0 || image_read(s, id, &r, err) < 0) {
+      jsonw_free(&w);
+      return -1;
+    }
+    put_image(&w, s, &r);
+    image_rec_free(&r);
+  }
+  jsonw_arr_close(&w);
+  cleanup_free char *text = jsonw_finish(&w);
+  fputs(text, stdout);
   return 0;
 }

@@ -2,6 +2,7 @@
  * place (line, column, byte) where the text stopped making sense. */
 #include "json.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -537,4 +538,120 @@ const char *json_quote_for_message(const char *s, size_t max, char *buf, size_t 
   buf[n++] = '"';
   buf[n] = '\0';
   return buf;
+}
+
+/* ---- typed getters ---------------------------------------------------------------------- */
+
+int json_bad(nsbox_error_t *err, const char *path, const char *key, const char *fmt, ...) {
+  char what[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof(what), fmt, ap);
+  va_end(ap);
+  return nsbox_fail(err, 0, "%s%s%s: %s", path, *path && key ? "." : "", key ? key : "", what);
+}
+
+/* "network.hosts[2]": the path of item i of the array path.key. */
+void json_item_path(char *buf, size_t len, const char *path, const char *key, size_t i) {
+  snprintf(buf, len, "%s%s%s[%zu]", path, *path ? "." : "", key, i);
+}
+
+/* obj[key] when it is of type t (what: "an array of strings", for the message); *out NULL
+ * when it is absent or null, which reads as zero or NULL. obj may be NULL: a part of the
+ * record that is absent reads as all zero. */
+int json_get_typed(const struct json_value *obj, const char *path, const char *key,
+                   enum json_type t, const char *what, const struct json_value **out,
+                   nsbox_error_t *err) {
+  const struct json_value *v = json_get(obj, key);
+  *out = NULL;
+  if (v == NULL || v->type == JSON_NULL)
+    return 0;
+  if (v->type != t)
+    return json_bad(err, path, key, "expected %s, not %s", what, json_type_name(v->type));
+  *out = v;
+  return 0;
+}
+
+/* The text of a string value, refused when it holds a NUL of its own, which C cannot keep. */
+int json_text_of(const struct json_value *v, const char *path, const char *key, const char **out,
+                 nsbox_error_t *err) {
+  if (v->type != JSON_STRING)
+    return json_bad(err, path, key, "expected a string, not %s", json_type_name(v->type));
+  if (strlen(v->u.str.s) != v->u.str.len)
+    return json_bad(err, path, key, "a NUL character in a string");
+  *out = v->u.str.s;
+  return 0;
+}
+
+int json_get_str(const struct json_value *obj, const char *path, const char *key, char **out,
+                 nsbox_error_t *err) {
+  const struct json_value *v = json_get(obj, key);
+  const char *s;
+  *out = NULL;
+  if (v == NULL || v->type == JSON_NULL)
+    return 0;
+  if (json_text_of(v, path, key, &s, err) < 0)
+    return -1;
+  *out = xstrdup(s);
+  return 0;
+}
+
+/* A NULL-terminated copy of an array of strings; null reads as NULL, [] as an empty list. */
+int json_get_strv(const struct json_value *obj, const char *path, const char *key, char ***out,
+                  nsbox_error_t *err) {
+  const struct json_value *a;
+  *out = NULL;
+  if (json_get_typed(obj, path, key, JSON_ARRAY, "an array of strings", &a, err) < 0)
+    return -1;
+  if (a == NULL)
+    return 0;
+  char **v = xmalloc((a->u.arr.n + 1) * sizeof(*v));
+  for (size_t i = 0; i < a->u.arr.n; i++) {
+    char p[160];
+    const char *s;
+    v[i] = NULL;
+    json_item_path(p, sizeof(p), path, key, i);
+    if (json_text_of(&a->u.arr.items[i], p, NULL, &s, err) < 0) {
+      strv_free(v);
+      return -1;
+    }
+    v[i] = xstrdup(s);
+  }
+  v[a->u.arr.n] = NULL;
+  *out = v;
+  return 0;
+}
+
+int json_get_bool(const struct json_value *obj, const char *path, const char *key, bool *out,
+                  nsbox_error_t *err) {
+  const struct json_value *v;
+  *out = false;
+  if (json_get_typed(obj, path, key, JSON_BOOL, "true or false", &v, err) < 0)
+    return -1;
+  if (v)
+    *out = v->u.boolean;
+  return 0;
+}
+
+int json_get_u64(const struct json_value *obj, const char *path, const char *key, uint64_t max,
+                 uint64_t *out, nsbox_error_t *err) {
+  const struct json_value *v;
+  *out = 0;
+  if (json_get_typed(obj, path, key, JSON_NUMBER, "an integer", &v, err) < 0)
+    return -1;
+  if (v && (json_u64(v, out) < 0 || *out > max))
+    return json_bad(err, path, key, "expected an integer from 0 to %llu", (unsigned long long)max);
+  return 0;
+}
+
+int json_get_i64(const struct json_value *obj, const char *path, const char *key, int64_t min,
+                 int64_t max, int64_t *out, nsbox_error_t *err) {
+  const struct json_value *v;
+  *out = 0;
+  if (json_get_typed(obj, path, key, JSON_NUMBER, "an integer", &v, err) < 0)
+    return -1;
+  if (v && (json_i64(v, out) < 0 || *out < min || *out > max))
+    return json_bad(err, path, key, "expected an integer from %lld to %lld", (long long)min,
+                    (long long)max);
+  return 0;
 }

@@ -76,4 +76,32 @@ size_t json_utf8_len(const unsigned char *p, const unsigned char *end);
  * larger, so that the quotes, the "..." and the NUL always fit. Returns buf. */
 const char *json_quote_for_message(const char *s, size_t max, char *buf, size_t len);
 
+/* Typed getters for the readers of JSON files (config_json.c, oci.c). Each takes the parent's
+ * path ("process", "" at the top) and the member's key, which together name the member in
+ * messages ("process.args: expected an array of strings, not a number"); key may be NULL when
+ * path is already the member's. A member that is absent or null reads as zero or NULL; obj may
+ * be NULL (a part that is absent reads as all zero). All return 0, or -1 with err filled. */
+int json_bad(nsbox_error_t *err, const char *path, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* "network.hosts[2]": the path of item i of the array path.key. */
+void json_item_path(char *buf, size_t len, const char *path, const char *key, size_t i);
+/* obj[key] when it is of type t (what: "an array of strings", for the message), else *out NULL. */
+int json_get_typed(const struct json_value *obj, const char *path, const char *key,
+                   enum json_type t, const char *what, const struct json_value **out,
+                   nsbox_error_t *err);
+/* The text of a string value; refused when it holds a NUL of its own, which C cannot keep. */
+int json_text_of(const struct json_value *v, const char *path, const char *key, const char **out,
+                 nsbox_error_t *err);
+int json_get_str(const struct json_value *obj, const char *path, const char *key, char **out,
+                 nsbox_error_t *err);
+/* A NULL-terminated copy of an array of strings; null reads as NULL, [] as an empty list. */
+int json_get_strv(const struct json_value *obj, const char *path, const char *key, char ***out,
+                  nsbox_error_t *err);
+int json_get_bool(const struct json_value *obj, const char *path, const char *key, bool *out,
+                  nsbox_error_t *err);
+int json_get_u64(const struct json_value *obj, const char *path, const char *key, uint64_t max,
+                 uint64_t *out, nsbox_error_t *err);
+int json_get_i64(const struct json_value *obj, const char *path, const char *key, int64_t min,
+                 int64_t max, int64_t *out, nsbox_error_t *err);
+
 #endif

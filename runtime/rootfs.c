@@ -20,6 +20,57 @@ static int check_overlay_path(const char *p, nsbox_error_t *err) {
   return 0;
 }
 
+/* "lowerdir=A:B,upperdir=U,workdir=W[,userxattr][,volatile]". mount(2) takes one page of
+ * options; the layers of a large image do not fit as absolute paths, so then they are given
+ * relative to their common directory (the store's short links in images/l), which becomes
+ * the working directory, as podman does. */
+static char *overlay_options(const struct nsbox_config *c, nsbox_error_t *err) {
+  const struct nsbox_root *r = &c->root;
+  if (r->lowerdirs == NULL || r->lowerdirs[0] == NULL) {
+    nsbox_fail(err, 0, "the container has no image layers");
+    return NULL;
+  }
+  if (check_overlay_path(r->upperdir, err) < 0 || check_overlay_path(r->workdir, err) < 0)
+    return NULL;
+  const char *first = r->lowerdirs[0];
+  const char *slash = strrchr(first, '/');
+  size_t plen = slash ? (size_t)(slash - first) + 1 : 0, abs_len = 0, rel_len = 0;
+  bool common = plen > 0;
+  for (char **l = r->lowerdirs; *l; l++) {
+    if (check_overlay_path(*l, err) < 0)
+      return NULL;
+    abs_len += strlen(*l) + 1;
+    rel_len += strlen(*l) - plen + 1;
+    common = common && strncmp(*l, first, plen) == 0 && strchr(*l + plen, '/') == NULL;
+  }
+  size_t rest = strlen(r->upperdir) + strlen(r->workdir) + 64;
+  bool relative = abs_len + rest >= (size_t)getpagesize();
+  if (relative && (!common || rel_len + rest >= (size_t)getpagesize())) {
+    nsbox_fail(err, 0, "the image has too many layers (%zu) for one overlay mount",
+               strv_len(r->lowerdirs));
+    return NULL;
+  }
+  if (relative) {
+    cleanup_free char *dir = xstrndup(first, plen);
+    if (chdir(dir) < 0) {
+      nsbox_fail(err, errno, "chdir %s", dir);
+      return NULL;
+    }
+  }
+  char *lower = xmalloc(abs_len + 1), *o = lower;
+  for (char **l = r->lowerdirs; *l; l++)
+    o += sprintf(o, "%s%s", o == lower ? "" : ":", relative ? *l + plen : *l);
+  /* In a user namespace the overlay keeps its metadata in user.overlay.* xattrs
+   * (userxattr, kernel 5.11+): trusted.* is out of reach there. */
+  /* volatile for --rm containers, as podman does: unmounting a volatile overlay skips the
+   * sync of the upper filesystem (a journal commit and a disk flush on ext4, the largest
+   * single cost of a short container); a layer that is deleted next needs no durability. */
+  char *opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s%s%s", lower, r->upperdir, r->workdir,
+                         c->userns ? ",userxattr" : "", c->remove ? ",volatile" : "");
+  free(lower);
+  return opts;
+}
+
 int rootfs_mount(const struct nsbox_config *c, nsbox_error_t *err) {
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     return nsbox_fail(err, errno, "make / private");
@@ -32,17 +83,9 @@ int rootfs_mount(const struct nsbox_config *c, nsbox_error_t *err) {
       return nsbox_fail(err, errno, "bind %s", target);
   } else {
     const struct nsbox_root *r = &c->root;
-    if (check_overlay_path(r->lowerdir, err) < 0 || check_overlay_path(r->upperdir, err) < 0 ||
-        check_overlay_path(r->workdir, err) < 0)
+    cleanup_free char *opts = overlay_options(c, err);
+    if (opts == NULL)
       return -1;
-    /* In a user namespace the overlay keeps its metadata in user.overlay.* xattrs
-     * (userxattr, kernel 5.11+): trusted.* is out of reach there. */
-    /* volatile for --rm containers, as podman does: unmounting a volatile overlay skips the
-     * sync of the upper filesystem (a journal commit and a disk flush on ext4, the largest
-     * single cost of a short container); a layer that is deleted next needs no durability. */
-    cleanup_free char *opts =
-        xasprintf("lowerdir=%s,upperdir=%s,workdir=%s%s%s", r->lowerdir, r->upperdir, r->workdir,
-                  c->userns ? ",userxattr" : "", c->remove ? ",volatile" : "");
     target = r->mergeddir;
     if (mount("overlay", target, "overlay", 0, opts) < 0) {
       int e = errno;

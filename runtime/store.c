@@ -91,7 +91,8 @@ int store_open(struct nsbox_store *s, const char *root_override, nsbox_error_t *
   }
   if (s->rootless)
     idmaps_plan(&s->idmaps);
-  static const char *const subdirs[] = {"images/by-id", "images/tags", "containers/.names"};
+  static const char *const subdirs[] = {"images/by-id",        "images/tags", "images/layers",
+                                        "images/blobs/sha256", "images/l",    "containers/.names"};
   for (size_t i = 0; i < ARRAY_SIZE(subdirs); i++) {
     cleanup_free char *p = xasprintf("%s/%s", s->data, subdirs[i]);
     int r = mkdir_p(p, 0700);

@@ -3,7 +3,12 @@
  * root: /var/lib/nsbox and /run/nsbox; `--root DIR` puts both below DIR.
  *
  * Layout below the data dir:
- *   images/by-id/ID/{rootfs/,info}   an imported image
+ *   images/by-id/ID/{manifest.json,config.json,info}  an image (ID: its config's sha256)
+ *   images/layers/DIFFID{/,.size}    a layer, unpacked (shared by the images that have it),
+ *                                     and the bytes of its files
+ *   images/l/SHORT -> ../layers/DIFFID  short names, for the overlay's lowerdir option
+ *   images/blobs/sha256/DIGEST       layer blobs as loaded, for `image save`
+ *   images/lock                      loads (shared) against rm's collection (exclusive)
  *   images/tags/REF -> ../by-id/ID    its names ('/' in REF stored as '%2F')
  *   containers/ID/{config,state,ctr.log,upper/,work/}  (the overlay is mounted on ID/ itself)
  *                                     config: its config (config_json.h); ctr.log: the output

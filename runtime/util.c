@@ -91,6 +91,10 @@ ssize_t read_file_at(int dirfd, const char *path, char **out) {
   cleanup_close int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0)
     return -errno;
+  return read_fd(fd, out);
+}
+
+ssize_t read_fd(int fd, char **out) {
   struct stat st;
   if (fstat(fd, &st) < 0)
     return -errno;
@@ -294,6 +298,34 @@ const char *format_rfc3339(time_t t, char *out, size_t len) {
   return out;
 }
 
+time_t parse_rfc3339(const char *s) {
+  struct tm tm = {0};
+  int n = 0;
+  if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                          &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
+    return -1;
+  const char *p = s + n;
+  if (*p == '.')
+    for (p++; *p >= '0' && *p <= '9'; p++)
+      ;
+  long off = 0;
+  int oh, om;
+  if (*p == 'Z' || *p == 'z') {
+    p++;
+  } else if ((*p == '+' || *p == '-') && sscanf(p + 1, "%2d:%2d", &oh, &om) == 2) {
+    off = (*p == '-' ? -1 : 1) * (oh * 3600L + om * 60L);
+    p += 6;
+  } else {
+    return -1;
+  }
+  if (*p != '\0')
+    return -1;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  time_t t = timegm(&tm);
+  return t == (time_t)-1 ? -1 : t - off;
+}
+
 union fd_cmsg {
   struct cmsghdr h;
   char buf[CMSG_SPACE(sizeof(int))];
@@ -355,4 +387,21 @@ void close_fds_except(const int *keep, size_t n) {
   }
   syscall(SYS_close_range, from, ~0U, 0);
   free(k);
+}
+
+void strv_free(char **v) {
+  for (size_t i = 0; v && v[i]; i++)
+    free(v[i]);
+  free(v);
+}
+
+void strv_freep(char ***v) {
+  strv_free(*v);
+}
+
+size_t strv_len(char *const *v) {
+  size_t n = 0;
+  while (v && v[n])
+    n++;
+  return n;
 }

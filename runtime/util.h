@@ -44,6 +44,8 @@ int write_all(int fd, const void *buf, size_t len);
 /* Reads a whole (small, at most 4 MiB) regular file relative to dirfd into a NUL-terminated
  * malloc'd buffer. Returns the length or -errno (-EINVAL: not a regular file). */
 ssize_t read_file_at(int dirfd, const char *path, char **out);
+/* The same for an open fd, read from its current offset. */
+ssize_t read_fd(int fd, char **out);
 
 /* Writes data to dirfd/path (O_CLOEXEC|O_NOFOLLOW); atomically when `atomic` (through a
  * temporary file and rename). Returns 0 or -errno. */
@@ -63,6 +65,11 @@ void close_fds_except(const int *keep, size_t n);
 /* mkdir -p with the given mode for every missing component; 0 or -errno. */
 int mkdir_p(const char *path, mode_t mode);
 
+/* Frees a NULL-terminated array of strings and the strings (NULL is fine). */
+void strv_free(char **v);
+void strv_freep(char ***v); /* for __attribute__((cleanup)) */
+size_t strv_len(char *const *v);
+
 /* Removes dirfd/name and everything below it without following symlinks or crossing into
  * other mounts. Directories the caller owns but cannot read are made readable first.
  * Returns 0 or -errno (first error; it still removes what it can). */
@@ -77,6 +84,9 @@ void format_ago(time_t t, char *out, size_t len);
 /* RFC 3339 in UTC, to the second ("2026-11-22T10:15:04Z"); "" for a time that never was
  * (t <= 0). Returns out. */
 const char *format_rfc3339(time_t t, char *out, size_t len);
+
+/* "2024-01-02T03:04:05.678+01:00" (image configs' "created") -> seconds; -1 when malformed. */
+time_t parse_rfc3339(const char *s);
 
 /* Parses a decimal unsigned number that must fill the whole string. */
 int parse_ulong(const char *s, unsigned long *out);

@@ -90,7 +90,11 @@ wait_bg_status() {
   wait "$BG_PID" || BG_STATUS=$?
 }
 
-tmp_dirs() { find "$(store_dir)/images/by-id" -mindepth 1 -maxdepth 1 -name '.tmp-*' | wc -l; }
+# Leftovers of loads and imports: temporary layers, blobs, records and unpacked archives.
+tmp_dirs() {
+  local i="$(store_dir)/images"
+  find "$i" "$i/by-id" "$i/layers" "$i/blobs" -mindepth 1 -maxdepth 1 -name '.tmp-*' | wc -l
+}
 has_tmp_dir() { [ "$(tmp_dirs)" -ge 1 ]; }
 
 # Starts `nsbox image import FIFO NAME` in the background, feeds it part of the busybox

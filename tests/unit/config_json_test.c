@@ -186,7 +186,7 @@ static void check_same_process(const struct nsbox_process *a, const struct nsbox
 }
 
 static void check_same_root_mounts(const struct nsbox_config *a, const struct nsbox_config *b) {
-  CHECK(same_str(a->root.lowerdir, b->root.lowerdir));
+  CHECK(same_strv(a->root.lowerdirs, b->root.lowerdirs));
   CHECK(same_str(a->root.upperdir, b->root.upperdir));
   CHECK(same_str(a->root.workdir, b->root.workdir));
   CHECK(same_str(a->root.mergeddir, b->root.mergeddir));
@@ -282,6 +282,7 @@ static void test_config_full(void) {
   };
   struct nsbox_host_entry hosts[] = {{"db", "10.0.0.5"}, {"cache", "10.0.0.6"}};
   int port_fds[] = {7, 8};
+  char *lowers[] = {"/s/images/l/0123456789abcdef", "/s/images/l/fedcba9876543210", NULL};
   struct nsbox_config c = {
       .name = "web",
       .auto_name = true,
@@ -298,7 +299,7 @@ static void test_config_full(void) {
                   .console_cols = 65535,
                   .rlimits = rlimits,
                   .n_rlimits = ARRAY_SIZE(rlimits)},
-      .root = {.lowerdir = "/s/images/x/rootfs",
+      .root = {.lowerdirs = lowers,
                .upperdir = "/s/c/1/upper",
                .workdir = "/s/c/1/work",
                .mergeddir = "/s/c/1/merged",

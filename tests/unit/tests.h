@@ -4,5 +4,6 @@
 
 void test_config_json(void);
 void test_logfile(void);
+void test_sha256(void);
 
 #endif

@@ -687,6 +687,7 @@ int main(void) {
   test_caps();
   test_config_json();
   test_logfile();
+  test_sha256();
   printf("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;
 }
