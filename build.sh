@@ -28,7 +28,9 @@ BUILD_PKGS=(
 IMAGE_PKGS=("busybox-static:/bin/busybox")
 TEST_PKGS=("bats:bats" "tmux:tmux" "uidmap:newuidmap" "util-linux:unshare" "file:file" "procps:ps" "zstd:zstd"
   "slirp4netns:slirp4netns" "passt:pasta" "nftables:/usr/sbin/nft" "iproute2:ip"
-  "qemu-system-x86:qemu-system-x86_64" "cpio:cpio")
+  "qemu-system-x86:qemu-system-x86_64" "cpio:cpio"
+  "squashfs-tools:mksquashfs" "erofs-utils:mkfs.erofs" "e2fsprogs:debugfs" "squashfuse:squashfuse"
+  "fuse2fs:fuse2fs" "attr:setfattr" "skopeo:skopeo" "podman:podman")
 
 have() { case $1 in /*) [ -e "$1" ] ;; *) command -v "$1" >/dev/null 2>&1 ;; esac; }
 

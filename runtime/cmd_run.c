@@ -15,6 +15,7 @@
 #include "image.h"
 #include "lifecycle.h"
 #include "limits.h"
+#include "loopdev.h"
 #include "network.h"
 #include "signals.h"
 #include "store.h"
@@ -24,6 +25,7 @@
 static const char run_usage[] =
     "Usage: nsbox run [OPTIONS] IMAGE [CMD [ARG...]]\n"
     "       nsbox run [OPTIONS] --rootfs DIR [CMD [ARG...]]\n"
+    "       nsbox run [OPTIONS] --image-file FILE[:rw] [CMD [ARG...]]\n"
     "\n"
     "  --name NAME               name the container (unique per user)\n"
     "  --rm                      remove the container when it exits\n"
@@ -49,6 +51,8 @@ static const char run_usage[] =
     "      --entrypoint CMD      run CMD instead of the image's entrypoint (\"\": none)\n"
     "      --no-init             run the command itself as PID 1\n"
     "      --rootfs DIR          use DIR as the root filesystem, no image\n"
+    "      --image-file FILE[:rw]  a squashfs, ext4 or erofs file as the root filesystem\n"
+    "                            (writes go to an overlay; :rw, ext4 only, into the file)\n"
     "\n"
     "Limits (a cgroup of the container's own; rootless: cgroup v2 with a delegated subtree):\n"
     "  -m, --memory SIZE         memory limit (64m, 1.5g; at least 6m)\n"
@@ -159,6 +163,7 @@ enum {
   OPT_CAP_DROP,
   OPT_SECURITY_OPT,
   OPT_STOP_SIGNAL,
+  OPT_IMAGE_FILE,
   OPT_STOP_TIMEOUT,
 };
 
@@ -300,6 +305,36 @@ static int settle_terminal(struct nsbox_config *c) {
   return 0;
 }
 
+/* --image-file FILE[:rw]: a squashfs, ext4 or erofs file as the root filesystem. */
+static int opt_image_file(struct nsbox_config *c, const char *arg) {
+  cleanup_free char *file = xstrdup(arg);
+  size_t len = strlen(file);
+  if (len > 3 && strcmp(file + len - 3, ":rw") == 0) {
+    file[len - 3] = '\0';
+    c->root.image_rw = true;
+  } else if (len > 3 && strcmp(file + len - 3, ":ro") == 0) {
+    file[len - 3] = '\0';
+  }
+  char abs[PATH_MAX];
+  struct stat st;
+  if (realpath(file, abs) == NULL || stat(abs, &st) < 0)
+    return cli_usage_error("--image-file %s: %s", file, strerror(errno));
+  if (!S_ISREG(st.st_mode))
+    return cli_usage_error("--image-file %s: not a regular file", file);
+  cleanup_close int fd = open(abs, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  enum image_fs fs = IMAGE_FS_UNKNOWN;
+  nsbox_error_t err = {0};
+  if (fd < 0 || image_fs_detect(fd, &fs, &err) < 0)
+    return cli_usage_error("--image-file %s: %s", file, fd < 0 ? strerror(errno) : err.msg);
+  if (fs == IMAGE_FS_UNKNOWN)
+    return cli_usage_error("--image-file %s: not a squashfs, ext4 or erofs image", file);
+  if (c->root.image_rw && fs != IMAGE_FS_EXT4)
+    return cli_usage_error("--image-file %s:rw: %s is read-only; only ext4 image files take :rw",
+                           file, image_fs_name(fs));
+  c->root.image_file = xstrdup(abs);
+  return 0;
+}
+
 /* Fills c from argv; returns 0, or the exit status for a usage error (already printed). */
 /* What the command line says of the process; the image's config fills in the rest
  * (settle_process), once the image is known. */
@@ -328,6 +363,7 @@ static int parse_run(struct nsbox_config *c, int argc, char **argv, struct run_r
       {"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},
       {"no-init", no_argument, NULL, OPT_NO_INIT},
       {"rootfs", required_argument, NULL, OPT_ROOTFS},
+      {"image-file", required_argument, NULL, OPT_IMAGE_FILE},
       {"publish", required_argument, NULL, 'p'},
       {"dns", required_argument, NULL, OPT_DNS},
       {"add-host", required_argument, NULL, OPT_ADD_HOST},
@@ -473,6 +509,10 @@ static int parse_run(struct nsbox_config *c, int argc, char **argv, struct run_r
       c->root.path = xstrdup(abs);
       break;
     }
+    case OPT_IMAGE_FILE:
+      if ((r = opt_image_file(c, optarg)) != 0)
+        return r;
+      break;
     case 'i':
       c->process.open_stdin = true; /* in the foreground stdin is passed through anyway */
       break;
@@ -519,9 +559,12 @@ static int parse_run(struct nsbox_config *c, int argc, char **argv, struct run_r
   free(user_env.v);
   free(env_files.v);
 
-  if (c->root.path == NULL) {
+  if (c->root.path && c->root.image_file)
+    return cli_usage_error("--rootfs and --image-file: give one root filesystem, not two");
+  if (c->root.path == NULL && c->root.image_file == NULL) {
     if (optind >= argc)
-      return cli_usage_error("run: no image given (nsbox run IMAGE [CMD...] or --rootfs DIR)");
+      return cli_usage_error("run: no image given (nsbox run IMAGE [CMD...], --rootfs DIR or "
+                             "--image-file FILE)");
     c->image = xstrdup(argv[optind++]);
   }
   req->cmd = argv + optind;

@@ -93,7 +93,10 @@ struct nsbox_network {
 struct nsbox_root {
   char **lowerdirs; /* the image's layers, top first (overlay), or NULL */
   char *upperdir, *workdir, *mergeddir;
-  char *path; /* --rootfs DIR; NULL when overlay is used */
+  char *path;       /* --rootfs DIR; NULL when overlay is used */
+  char *image_file; /* --image-file FILE: mounted on image_dir (imgfile.h), or NULL */
+  char *image_dir;
+  bool image_rw; /* FILE:rw: the image itself is the root (ext4), no overlay */
   bool readonly;
 };
 

@@ -96,6 +96,9 @@ static void put_root(struct jsonw *w, const struct nsbox_root *r) {
   jsonw_kv_str(w, "workdir", r->workdir);
   jsonw_kv_str(w, "mergeddir", r->mergeddir);
   jsonw_kv_str(w, "path", r->path);
+  jsonw_kv_str(w, "imageFile", r->image_file);
+  jsonw_kv_str(w, "imageDir", r->image_dir);
+  jsonw_kv_bool(w, "imageFileWritable", r->image_rw);
   jsonw_kv_bool(w, "readonly", r->readonly);
   jsonw_obj_close(w);
 }
@@ -331,6 +334,9 @@ static int read_root(const struct json_value *top, struct nsbox_root *r, nsbox_e
       json_get_str(o, path, "workdir", &r->workdir, err) < 0 ||
       json_get_str(o, path, "mergeddir", &r->mergeddir, err) < 0 ||
       json_get_str(o, path, "path", &r->path, err) < 0 ||
+      json_get_str(o, path, "imageFile", &r->image_file, err) < 0 ||
+      json_get_str(o, path, "imageDir", &r->image_dir, err) < 0 ||
+      json_get_bool(o, path, "imageFileWritable", &r->image_rw, err) < 0 ||
       json_get_bool(o, path, "readonly", &r->readonly, err) < 0)
     return -1;
   return 0;
@@ -540,6 +546,8 @@ void config_json_free(struct nsbox_config *c) {
   free(c->root.workdir);
   free(c->root.mergeddir);
   free(c->root.path);
+  free(c->root.image_file);
+  free(c->root.image_dir);
   for (size_t i = 0; i < c->n_mounts; i++)
     mount_clear(&c->mounts[i]);
   free(c->mounts);

@@ -38,6 +38,7 @@
 
 #include "caps.h"
 #include "cgroup.h"
+#include "imgfile.h"
 #include "initmem.h"
 #include "limits.h"
 #include "mounts.h"
@@ -89,7 +90,7 @@ static int child_setup(struct child_ctx *x, nsbox_error_t *err) {
    * container's cgroup by now: a cgroup namespace made here has it as its root. */
   if (unshare(CLONE_NEWCGROUP) < 0)
     return nsbox_fail(err, errno, "unshare the cgroup namespace");
-  cleanup_close int rootfd = rootfs_mount(c, err);
+  cleanup_close int rootfd = rootfs_mount(c, x->sock, err);
   if (rootfd < 0 || mounts_setup(c, rootfd, c->net.mode != NET_HOST ? x->sock : -1, err) < 0)
     return -1;
   if (c->process.cwd && strcmp(c->process.cwd, "/") != 0) {
@@ -345,6 +346,17 @@ static int start_and_wait(struct nsbox_store *s, const struct nsbox_config *c, s
   }
   pid_t pid = ch.pid;
   io->mon.pid = pid;
+  /* Rootless, an image file needs its FUSE driver before the set-up can mount the root. */
+  pid_t keeper = -1;
+  if (c->userns && c->root.image_file && (keeper = imgfile_serve(c, psock, pid, err)) < 0) {
+    netns_abort(&net);
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+      ;
+    leave_cgroup(s, c, &cg);
+    undo_start(s, c, io);
+    return -1;
+  }
   struct network_link link = {.backend = -1, .stop_fd = -1};
   if (c->net.mode != NET_HOST && connect_network(s, c, &net, pid, psock, &link, err) < 0) {
     netns_abort(&net);
@@ -353,6 +365,7 @@ static int start_and_wait(struct nsbox_store *s, const struct nsbox_config *c, s
       ;
     prefer_child_error(psock, err);
     network_disconnect(&link, c);
+    imgfile_stop(keeper);
     leave_cgroup(s, c, &cg);
     undo_start(s, c, io);
     return -1;
@@ -361,12 +374,14 @@ static int start_and_wait(struct nsbox_store *s, const struct nsbox_config *c, s
     container_set_running(s, c->id, pid, link.addr, &ignored);
   if (wait_exec(psock, pid, io, err) < 0) {
     network_disconnect(&link, c);
+    imgfile_stop(keeper);
     leave_cgroup(s, c, &cg);
     return -1;
   }
   report_ready(io, NULL);
   int status = supervise(c, io, set);
   network_disconnect(&link, c);
+  imgfile_stop(keeper);
   *oom = leave_cgroup(s, c, &cg) > 0 && status == 128 + SIGKILL;
   if (*oom && !io->detached) {
     char limit[32];

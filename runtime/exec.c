@@ -147,14 +147,6 @@ static int wait_started(int sock, pid_t *pid, int *console, nsbox_error_t *err) 
   }
 }
 
-static int reap(pid_t pid) {
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR)
-      return -1;
-  return status;
-}
-
 /* From the fork of the joiner to the process's exit. */
 static int run_joiner(struct nsbox_store *s, const struct container_info *ci, struct exec_ctx *x,
                       int psock, const sigset_t *set, nsbox_error_t *err) {
@@ -169,7 +161,7 @@ static int run_joiner(struct nsbox_store *s, const struct container_info *ci, st
   cleanup_free char *cgroups = container_cgroups(s, ci->id);
   if (cgroups && cgroup_join_listed(cgroups, j, err) < 0) {
     kill(j, SIGKILL);
-    reap(j);
+    reap_pid(j);
     return -1;
   }
   if (write(psock, "g", 1) != 1)
@@ -178,10 +170,10 @@ static int run_joiner(struct nsbox_store *s, const struct container_info *ci, st
   struct monitor mon;
   monitor_init(&mon, 0);
   int r = wait_started(psock, &pid, &mon.console, err);
-  reap(j); /* once it is gone, the process is our child (we are a subreaper) */
+  reap_pid(j); /* once it is gone, the process is our child (we are a subreaper) */
   if (r < 0) {
     if (pid > 0)
-      reap(pid);
+      reap_pid(pid);
     monitor_finish(&mon, 125);
     return -1;
   }

@@ -8,6 +8,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include "imgfile.h"
 #include "mounts.h"
 #include "syscalls.h"
 #include "util.h"
@@ -25,7 +26,11 @@ static int check_overlay_path(const char *p, nsbox_error_t *err) {
  * relative to their common directory (the store's short links in images/l), which becomes
  * the working directory, as podman does. */
 static char *overlay_options(const struct nsbox_config *c, nsbox_error_t *err) {
-  const struct nsbox_root *r = &c->root;
+  struct nsbox_root rr = c->root;
+  const struct nsbox_root *r = &rr;
+  char *image_lower[] = {rr.image_dir, NULL};
+  if (rr.image_file)
+    rr.lowerdirs = image_lower;
   if (r->lowerdirs == NULL || r->lowerdirs[0] == NULL) {
     nsbox_fail(err, 0, "the container has no image layers");
     return NULL;
@@ -71,30 +76,42 @@ static char *overlay_options(const struct nsbox_config *c, nsbox_error_t *err) {
   return opts;
 }
 
-int rootfs_mount(const struct nsbox_config *c, nsbox_error_t *err) {
+static int mount_overlay(const struct nsbox_config *c, const char *target, nsbox_error_t *err) {
+  cleanup_free char *opts = overlay_options(c, err);
+  if (opts == NULL)
+    return -1;
+  if (mount("overlay", target, "overlay", 0, opts) < 0) {
+    int e = errno;
+    if (c->userns && e == EPERM)
+      return nsbox_fail(err, e,
+                        "mount overlay in a user namespace (needs Linux 5.11 or newer; "
+                        "use --rootfs DIR on older kernels)");
+    return nsbox_fail(err, e, "mount overlay on %s", target);
+  }
+  return 0;
+}
+
+int rootfs_mount(const struct nsbox_config *c, int sock, nsbox_error_t *err) {
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     return nsbox_fail(err, errno, "make / private");
 
-  const char *target;
-  if (c->root.path != NULL) {
-    target = c->root.path;
+  const struct nsbox_root *r = &c->root;
+  const char *target = r->path ? r->path : r->mergeddir;
+  if (r->path != NULL) {
     /* pivot_root needs a mount point: a directory becomes one by binding it onto itself. */
     if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0)
       return nsbox_fail(err, errno, "bind %s", target);
-  } else {
-    const struct nsbox_root *r = &c->root;
-    cleanup_free char *opts = overlay_options(c, err);
-    if (opts == NULL)
+  } else if (r->image_file != NULL) {
+    if (imgfile_mount(c, sock, err) < 0)
       return -1;
-    target = r->mergeddir;
-    if (mount("overlay", target, "overlay", 0, opts) < 0) {
-      int e = errno;
-      if (c->userns && e == EPERM)
-        return nsbox_fail(err, e,
-                          "mount overlay in a user namespace (needs Linux 5.11 or newer; "
-                          "use --rootfs DIR on older kernels)");
-      return nsbox_fail(err, e, "mount overlay on %s", target);
-    }
+    /* :rw, the file itself takes the writes: its mount, bound where the overlay would be
+     * (image_dir's own mount was shared for a moment, which pivot_root refuses). */
+    if (r->image_rw && mount(r->image_dir, target, NULL, MS_BIND | MS_REC, NULL) < 0)
+      return nsbox_fail(err, errno, "bind %s", r->image_dir);
+    if (!r->image_rw && mount_overlay(c, target, err) < 0)
+      return -1;
+  } else if (mount_overlay(c, target, err) < 0) {
+    return -1;
   }
   int fd = open(target, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)

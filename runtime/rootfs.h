@@ -7,9 +7,10 @@
 #include "config.h"
 #include "error.h"
 
-/* In the container's mount namespace: makes propagation private, mounts the root and
- * returns an O_PATH fd of it. */
-int rootfs_mount(const struct nsbox_config *c, nsbox_error_t *err);
+/* In the container's mount namespace: makes propagation private, mounts the root (an
+ * overlay of the image's layers or of an image file, the image file itself, or a directory)
+ * and returns an O_PATH fd of it. sock is the channel to nsbox (imgfile.h). */
+int rootfs_mount(const struct nsbox_config *c, int sock, nsbox_error_t *err);
 
 /* Read-only root when asked, then pivot_root into rootfd and drop the old root. */
 int rootfs_enter(const struct nsbox_config *c, int rootfd, nsbox_error_t *err);

@@ -208,7 +208,8 @@ static int fill_container_dir(struct nsbox_store *s, const struct nsbox_config *
   if (c->root.path != NULL)
     return 0;
   cleanup_close int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0 || mkdirat(dfd, "upper", 0755) < 0 || mkdirat(dfd, "work", 0700) < 0)
+  if (dfd < 0 || mkdirat(dfd, "upper", 0755) < 0 || mkdirat(dfd, "work", 0700) < 0 ||
+      (c->root.image_file && mkdirat(dfd, "image", 0700) < 0))
     return nsbox_fail(err, errno, "mkdir in %s", dir);
   return 0;
 }
@@ -248,6 +249,8 @@ void container_prepare(struct nsbox_store *s, struct nsbox_config *c) {
     c->root.mergeddir = xasprintf("%s/containers/%s", s->data, c->id);
     c->root.upperdir = xasprintf("%s/upper", c->root.mergeddir);
     c->root.workdir = xasprintf("%s/work", c->root.mergeddir);
+    if (c->root.image_file)
+      c->root.image_dir = xasprintf("%s/image", c->root.mergeddir);
   }
 }
 

@@ -70,6 +70,9 @@ void strv_free(char **v);
 void strv_freep(char ***v); /* for __attribute__((cleanup)) */
 size_t strv_len(char *const *v);
 
+/* Waits for child pid (through EINTR); its wait status, or -1. */
+int reap_pid(pid_t pid);
+
 /* Removes dirfd/name and everything below it without following symlinks or crossing into
  * other mounts. Directories the caller owns but cannot read are made readable first.
  * Returns 0 or -errno (first error; it still removes what it can). */

@@ -48,7 +48,7 @@ if [ "$(id -u)" -eq 0 ] && tests/vm/boot.sh --check "$stage/vm" 2>/dev/null; the
   export NSBOX_TEST_VM
 fi
 
-# Networking fixtures (root only). nsbox-net beside nsbox, setuid root as an administrator
+# Networking and device fixtures (root only). nsbox-net beside nsbox, setuid root as an administrator
 # would install it. A tmpfs (device nodes allowed) holds /dev/net/tun nodes of mode 0666,
 # which the rootless suites see in a private mount namespace instead of the host's (often
 # 0600 without udev; the host's node is never changed), and of mode 0600 for the test of
@@ -68,11 +68,18 @@ if [ "$(id -u)" -eq 0 ]; then
     mknod -m 0600 "$stage/netfix/tun0600" c 10 200
     chmod 0666 "$stage/netfix/tun"
   fi
+  # The same for /dev/fuse (rootless image files): 0666 as distributions ship it.
+  if [ -c /dev/fuse ]; then
+    mknod -m 0666 "$stage/netfix/fuse" c 10 229
+    mknod -m 0600 "$stage/netfix/fuse0600" c 10 229
+    chmod 0666 "$stage/netfix/fuse"
+  fi
   if [ ! -d /etc/nsbox ]; then
     mkdir /etc/nsbox && made_etc_nsbox=1
   fi
   NETFIX_ARGS=(env NSBOX_TEST_NET_HELPER="$stage/out/nsbox-net")
   [ -c "$stage/netfix/tun0600" ] && NETFIX_ARGS+=(NSBOX_TEST_TUN0600="$stage/netfix/tun0600")
+  [ -c "$stage/netfix/fuse0600" ] && NETFIX_ARGS+=(NSBOX_TEST_FUSE0600="$stage/netfix/fuse0600")
 fi
 
 # Runs one suite as `who` (empty: ourselves) and folds its TAP output into the totals.
@@ -91,6 +98,7 @@ run_suite() {
       # The fixtures above, in a mount namespace of this suite's own.
       local binds="mount --bind $stage/netfix/etc-nsbox /etc/nsbox"
       [ -c "$stage/netfix/tun" ] && binds+=" && mount --bind $stage/netfix/tun /dev/net/tun"
+      [ -c "$stage/netfix/fuse" ] && binds+=" && mount --bind $stage/netfix/fuse /dev/fuse"
       cmd=(unshare -m --propagation private sh -c "$binds && exec \"\$@\"" sh "${cmd[@]}")
     fi
   elif [ ${#NETFIX_ARGS[@]} -gt 0 ]; then
