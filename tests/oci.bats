@@ -375,3 +375,20 @@ blob_count() { find "$(store_dir)/images/blobs/sha256" -mindepth 1 -maxdepth 1 |
   [[ $output == *"layer 2/2"*MB* ]]
   nsbox image rm loud
 }
+
+@test "oci: -P publishes the ports the image exposes, on free host ports" {
+  mkimage oci "$BATS_TEST_TMPDIR/img" --expose 80/tcp --expose 53/udp "$LAYERS/base"
+  nsbox image load "$BATS_TEST_TMPDIR/img" exposer >/dev/null
+  id=$(nsbox run -d -P exposer sleep 1000)
+  run nsbox ps
+  [[ $output =~ :([1-9][0-9]*)-\>80/tcp ]]
+  [[ $output =~ :([1-9][0-9]*)-\>53/udp ]]
+  nsbox rm -f "$id" >/dev/null
+  # A port given with -p is not published twice.
+  id=$(nsbox run -d -P -p 127.0.0.1:18080:80 exposer sleep 1000)
+  run nsbox ps
+  [[ $output == *"127.0.0.1:18080->80/tcp"* ]]
+  [ "$(grep -o -- '->80/tcp' <<<"$output" | wc -l)" -eq 1 ]
+  nsbox rm -f "$id" >/dev/null
+  nsbox image rm exposer
+}
