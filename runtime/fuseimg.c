@@ -41,26 +41,6 @@ static const struct driver drivers[] = {
     {IMAGE_FS_EROFS, "erofsfuse", "erofsfuse"},
 };
 
-/* An executable regular file `prog` in a directory of $PATH. Relative and empty entries (the
- * current directory) are skipped: what runs here should not depend on where we stand. */
-static bool find_in_path(const char *prog, char *out, size_t len) {
-  const char *path = getenv("PATH");
-  if (path == NULL || *path == '\0')
-    path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-  for (const char *p = path; *p != '\0';) {
-    const char *end = strchrnul(p, ':');
-    int n = (int)(end - p);
-    if (*p == '/' && snprintf(out, len, "%.*s/%s", n, p, prog) < (int)len) {
-      struct stat st;
-      if (stat(out, &st) == 0 && S_ISREG(st.st_mode) &&
-          faccessat(AT_FDCWD, out, X_OK, AT_EACCESS) == 0)
-        return true;
-    }
-    p = *end != '\0' ? end + 1 : end;
-  }
-  return false;
-}
-
 /* Undoes mountinfo's octal escapes (\040 for a space; tab, newline and backslash too). */
 static void unescape(char *s) {
   char *w = s;
@@ -319,7 +299,7 @@ int fuseimg_mount(const char *file, enum image_fs fs, bool writable, const char 
     return nsbox_fail(err, 0, "mount %s: %s is read-only; only ext4 image files can be mounted :rw",
                       file, image_fs_name(fs));
   char prog[PATH_MAX];
-  if (!find_in_path(d->prog, prog, sizeof(prog)))
+  if (!find_program(d->prog, NULL, prog, sizeof(prog)))
     return nsbox_fail(err, 0, "mount %s: %s not found (install the %s package)", file, d->prog,
                       d->package);
   /* Checked here, where we can say so plainly; libfuse would only say "fuse: failed to open

@@ -23,6 +23,12 @@ int image_load(struct nsbox_store *s, const char *path, const char *name, nsbox_
 /* Writes image REF as an oci-archive to FILE ("-": stdout). */
 int image_save(struct nsbox_store *s, const char *ref, const char *file, nsbox_error_t *err);
 
+/* Writes image REF's root filesystem, its layers merged, as one file system image FILE of
+ * format "squashfs", "ext4" or "erofs", made without root by mksquashfs, mkfs.ext4 -d or
+ * mkfs.erofs (image_export.c says which options and why). FILE appears only when complete. */
+int image_export(struct nsbox_store *s, const char *ref, const char *format, const char *file,
+                 nsbox_error_t *err);
+
 /* Resolves REF for a container: its id, the overlay's lower dirs (top layer first,
  * NULL-terminated, malloc'd) and its config (oci_config_free() it). */
 int image_resolve(struct nsbox_store *s, const char *ref, char id[65], char ***lowerdirs,

@@ -104,20 +104,11 @@ int network_add_host(struct nsbox_network *n, const char *spec) {
 
 /* --- before start ------------------------------------------------------------------------- */
 
-/* The caller's PATH lookup of an executable; NULL when there is none. */
+/* The caller's PATH lookup of an executable, then the sbin dirs; NULL when there is none. */
 static char *find_in_path(const char *name) {
-  const char *path = getenv("PATH");
-  if (path == NULL || *path == '\0')
-    path = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
-  cleanup_free char *copy = xstrdup(path);
-  char *save = NULL;
-  for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
-    cleanup_free char *full = xasprintf("%s/%s", dir, name);
-    struct stat st;
-    if (stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0)
-      return steal_pointer(&full);
-  }
-  return NULL;
+  char full[PATH_MAX];
+  return find_program(name, "/usr/local/sbin:/usr/sbin:/sbin", full, sizeof(full)) ? xstrdup(full)
+                                                                                   : NULL;
 }
 
 /* nsbox-net: beside nsbox (a checkout's out/, or where both were installed), then the usual

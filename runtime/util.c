@@ -414,3 +414,20 @@ int reap_pid(pid_t pid) {
       return -1;
   return status;
 }
+
+bool find_program(const char *prog, const char *extra, char *out, size_t len) {
+  const char *path = getenv("PATH");
+  cleanup_free char *dirs =
+      xasprintf("%s%s%s", path && *path ? path : "/usr/local/bin:/usr/bin:/bin", extra ? ":" : "",
+                extra ? extra : "");
+  for (const char *p = dirs; *p != '\0';) {
+    const char *end = strchrnul(p, ':');
+    int n = (int)(end - p);
+    struct stat st;
+    if (*p == '/' && snprintf(out, len, "%.*s/%s", n, p, prog) < (int)len && stat(out, &st) == 0 &&
+        S_ISREG(st.st_mode) && access(out, X_OK) == 0)
+      return true;
+    p = *end != '\0' ? end + 1 : end;
+  }
+  return false;
+}

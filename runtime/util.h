@@ -70,6 +70,11 @@ void strv_free(char **v);
 void strv_freep(char ***v); /* for __attribute__((cleanup)) */
 size_t strv_len(char *const *v);
 
+/* The executable prog in a directory of $PATH, then of extra (a ':' list, or NULL), into out.
+ * Relative entries of PATH are skipped: which program runs should not depend on where the
+ * caller stands. */
+bool find_program(const char *prog, const char *extra, char *out, size_t len);
+
 /* Waits for child pid (through EINTR); its wait status, or -1. */
 int reap_pid(pid_t pid);
 
