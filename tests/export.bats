@@ -8,8 +8,6 @@ load helpers
 
 MKIMAGE="$BATS_TEST_DIRNAME/helpers/mkimage.sh"
 
-# Tools may live in sbin dirs that a user's PATH lacks.
-tool() { PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin" command -v "$1"; }
 
 # Skips unless the writer and the readers of format $1 are installed.
 need_tools() {
@@ -20,7 +18,7 @@ need_tools() {
   erofs) pkg=erofs-utils t="mkfs.erofs dump.erofs fsck.erofs" ;;
   esac
   for t in $t; do
-    tool "$t" >/dev/null || skip "$t is not installed (package $pkg)"
+    tool_path "$t" >/dev/null || skip "$t is not installed (package $pkg)"
   done
   # The readers used below: unsquashfs -cat (4.5), fsck.erofs --extract (1.5).
   case $1 in
@@ -75,7 +73,7 @@ fs_ls() {
       'index($2, d) == 1 && substr($2, length(d) + 1) !~ /\// { print substr($2, length(d) + 1) }'
     ;;
   ext4)
-    "$(tool debugfs)" -R "ls -p $3" "$2" 2>/dev/null |
+    "$(tool_path debugfs)" -R "ls -p $3" "$2" 2>/dev/null |
       awk -F/ '$6 != "." && $6 != ".." && $6 != "lost+found" && $6 != "" { print $6 }'
     ;;
   erofs)
@@ -88,7 +86,7 @@ fs_ls() {
 fs_cat() {
   case $1 in
   squashfs) unsquashfs -cat "$2" "$3" ;;
-  ext4) "$(tool debugfs)" -R "cat $3" "$2" 2>/dev/null ;;
+  ext4) "$(tool_path debugfs)" -R "cat $3" "$2" 2>/dev/null ;;
   erofs)
     # fsck.erofs 1.5 has no cat: the whole tree, extracted once, owners as the caller's.
     [ -d "$2.x" ] || fsck.erofs --extract="$2.x" --no-preserve "$2" >/dev/null
@@ -100,7 +98,7 @@ fs_cat() {
 fs_owner() {
   case $1 in
   squashfs) sq_list "$2" | awk -v p="/R$3" '$2 == p { sub("/", ":", $1); print $1 }' ;;
-  ext4) "$(tool debugfs)" -R "stat $3" "$2" 2>/dev/null | awk '/^User:/ { print $2 ":" $4 }' ;;
+  ext4) "$(tool_path debugfs)" -R "stat $3" "$2" 2>/dev/null | awk '/^User:/ { print $2 ":" $4 }' ;;
   erofs) dump.erofs --path="$3" "$2" | awk '/^Uid:/ { print $2 ":" $4 }' ;;
   esac
 }
@@ -173,7 +171,7 @@ export_layered() {
   export_busybox ext4
   local f="$BATS_TEST_TMPDIR/busybox.ext4" stats bs free
   # Room to write in (64 MiB, sparse), 4 KiB blocks, the root dir the container's root's.
-  stats=$("$(tool debugfs)" -R stats "$f" 2>/dev/null)
+  stats=$("$(tool_path debugfs)" -R stats "$f" 2>/dev/null)
   bs=$(awk '/^Block size:/ { print $3 }' <<<"$stats")
   free=$(awk '/^Free blocks:/ { print $3 }' <<<"$stats")
   [ "$bs" -eq 4096 ]

@@ -126,3 +126,7 @@ alive() {
   st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
   [[ $st != Z* ]]
 }
+
+# The path of tool $1 in PATH or in the sbin dirs, which a user's PATH often lacks (nsbox
+# looks there for mkfs.ext4 too); nothing, and status 1, when it is nowhere.
+tool_path() { PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin" command -v "$1"; }

@@ -7,8 +7,8 @@ load helpers
 # FILE in FORMAT from the suite's busybox image.
 export_image() {
   case $1 in
-  squashfs) command -v mksquashfs >/dev/null || skip "mksquashfs is not installed (apt-get install squashfs-tools)" ;;
-  ext4) command -v mkfs.ext4 >/dev/null || skip "mkfs.ext4 is not installed (apt-get install e2fsprogs)" ;;
+  squashfs) [ -n "$(tool_path mksquashfs)" ] || skip "mksquashfs is not installed (apt-get install squashfs-tools)" ;;
+  ext4) [ -n "$(tool_path mkfs.ext4)" ] || skip "mkfs.ext4 is not installed (apt-get install e2fsprogs)" ;;
   esac
   nsbox image export --format "$1" busybox "$2"
 }
@@ -49,14 +49,16 @@ driver_for() { case $1 in squashfs) echo squashfuse ;; ext4) echo fuse2fs ;; esa
 
 @test "image file: ext4 with :rw takes the writes itself" {
   need_mount fuse2fs
-  command -v debugfs >/dev/null || skip "debugfs is not installed (apt-get install e2fsprogs)"
+  local debugfs
+  debugfs=$(tool_path debugfs)
+  [ -n "$debugfs" ] || skip "debugfs is not installed (apt-get install e2fsprogs)"
   local f="$BATS_TEST_TMPDIR/rw.ext4"
   export_image ext4 "$f"
   run nsbox run --rm --image-file "$f:rw" sh -c 'echo kept >/kept; rm /bin/true'
   [ "$status" -eq 0 ]
-  run debugfs -R 'cat /kept' "$f"
+  run "$debugfs" -R 'cat /kept' "$f"
   [[ $output == *kept* ]]
-  run debugfs -R 'stat /bin/true' "$f"
+  run "$debugfs" -R 'stat /bin/true' "$f"
   [[ $output == *"not found"* ]]
   run nsbox run --rm --image-file "$f" cat /kept
   [ "$output" = kept ]
