@@ -284,6 +284,30 @@ bool image_layer_present(struct nsbox_store *s, const char *diff_id) {
          stat(link, &st) == 0;
 }
 
+char **image_lowerdirs(struct nsbox_store *s, const struct image_rec *r, const char *ref,
+                       nsbox_error_t *err) {
+  size_t n = r->config.n_diff_ids;
+  if (n == 0) {
+    nsbox_fail(err, 0, "image %s has no layers", ref);
+    return NULL;
+  }
+  char **v = xmalloc((n + 1) * sizeof(*v));
+  /* Overlay's lowerdir lists the top layer first; the config lists the bottom one first. */
+  for (size_t i = 0; i < n; i++) {
+    const char *d = r->config.diff_ids[n - 1 - i];
+    v[i] = NULL;
+    if (!image_layer_present(s, d)) {
+      strv_free(v);
+      nsbox_fail(err, 0, "image %s: layer %.12s is missing from the store (load the image again)",
+                 ref, d);
+      return NULL;
+    }
+    v[i] = image_path(s, "l/%.*s", LAYER_SHORT, d);
+  }
+  v[n] = NULL;
+  return v;
+}
+
 int image_resolve(struct nsbox_store *s, const char *ref, char id[65], char ***lowerdirs,
                   struct oci_image_config *cfg, nsbox_error_t *err) {
   cleanup_close int lock = image_lock(s, LOCK_SH, err);
@@ -292,27 +316,11 @@ int image_resolve(struct nsbox_store *s, const char *ref, char id[65], char ***l
   struct image_rec r;
   if (image_read(s, id, &r, err) < 0)
     return -1;
-  size_t n = r.config.n_diff_ids;
-  if (n == 0) {
+  char **v = image_lowerdirs(s, &r, ref, err);
+  if (v == NULL) {
     image_rec_free(&r);
-    return nsbox_fail(err, 0, "image %s has no layers", ref);
+    return -1;
   }
-  char **v = xmalloc((n + 1) * sizeof(*v));
-  /* Overlay's lowerdir lists the top layer first; the config lists the bottom one first. */
-  for (size_t i = 0; i < n; i++) {
-    const char *d = r.config.diff_ids[n - 1 - i];
-    if (!image_layer_present(s, d)) {
-      v[i] = NULL;
-      strv_free(v);
-      image_rec_free(&r);
-      return nsbox_fail(err, 0,
-                        "image %s: layer %.12s is missing from the store (load the image "
-                        "again)",
-                        ref, d);
-    }
-    v[i] = image_path(s, "l/%.*s", LAYER_SHORT, d);
-  }
-  v[n] = NULL;
   *lowerdirs = v;
   *cfg = r.config;
   memset(&r.config, 0, sizeof(r.config));

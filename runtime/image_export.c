@@ -57,7 +57,7 @@ struct export {
   const char *tmpfile; /* FILE.tmp-PID */
   int out;             /* open on it */
   char *work;          /* images/.tmp-export-PID: root/ (the overlay) and empty/ */
-  char **shorts;       /* the layers' short names below images/l, top layer first */
+  char **shorts;       /* the layers' short links in images/l, top layer first */
 };
 
 /* ---- in the worker child ---- */
@@ -80,7 +80,7 @@ static char *overlay_options(const struct export *x, nsbox_error_t *err) {
   char *opts = xmalloc(len), *o = opts;
   o += sprintf(o, "lowerdir=");
   for (size_t i = 0; i < n; i++)
-    o += sprintf(o, "%s%s", i ? ":" : "", x->shorts[i]);
+    o += sprintf(o, "%s%s", i ? ":" : "", strrchr(x->shorts[i], '/') + 1);
   if (n == 1)
     o += sprintf(o, ":%s", empty);
   /* In a user namespace overlayfs reads its markers from user.overlay.* (layer.h). */
@@ -291,26 +291,6 @@ static int export_child(void *arg, nsbox_error_t *err) {
 /* ---- in nsbox ---- */
 
 /* The layers' short names, top first, checked to be in the store. */
-static int layer_names(struct nsbox_store *s, const char *ref, const struct image_rec *r,
-                       char ***out, nsbox_error_t *err) {
-  size_t n = r->config.n_diff_ids;
-  if (n == 0)
-    return nsbox_fail(err, 0, "image %s has no layers", ref);
-  char **v = xmalloc((n + 1) * sizeof(*v));
-  v[0] = NULL;
-  for (size_t i = 0; i < n; i++) {
-    const char *d = r->config.diff_ids[n - 1 - i];
-    if (!image_layer_present(s, d)) {
-      strv_free(v);
-      return nsbox_fail(err, 0, "image %s: layer %.12s is missing from the store", ref, d);
-    }
-    v[i] = xasprintf("%.*s", LAYER_SHORT, d);
-    v[i + 1] = NULL;
-  }
-  *out = v;
-  return 0;
-}
-
 static int make_work_dirs(const char *work, nsbox_error_t *err) {
   static const char *const subs[] = {"", "/root", "/empty"};
   for (size_t i = 0; i < ARRAY_SIZE(subs); i++) {
@@ -329,7 +309,8 @@ static int export_locked(struct export *x, const char *file, nsbox_error_t *err)
   cleanup_close int lock = image_lock(x->s, LOCK_SH, err);
   if (lock < 0 || image_find(x->s, x->ref, id, err) < 0 || image_read(x->s, id, &r, err) < 0)
     return -1;
-  int rc = layer_names(x->s, x->ref, &r, &x->shorts, err);
+  x->shorts = image_lowerdirs(x->s, &r, x->ref, err);
+  int rc = x->shorts ? 0 : -1;
   image_rec_free(&r);
   if (rc < 0)
     return -1;

@@ -51,6 +51,11 @@ int image_find(struct nsbox_store *s, const char *ref, char id[65], nsbox_error_
 /* Whether the layer is in the store: unpacked, with its short link and size. */
 bool image_layer_present(struct nsbox_store *s, const char *diff_id);
 
+/* The image's layers as the overlay stacks them: its short links in images/l (absolute paths),
+ * top layer first, NULL-terminated; NULL with err when one is missing from the store. */
+char **image_lowerdirs(struct nsbox_store *s, const struct image_rec *r, const char *ref,
+                       nsbox_error_t *err);
+
 /* The short name of a layer below images/l/: the first 16 hex digits of its diff_id. */
 #define LAYER_SHORT 16
 
