@@ -16,10 +16,12 @@ Usage: bench/network.sh [--quick] [--runs N] [--time S] [--user NAME] [--dir DIR
                 nsbox-bench, created with useradd if missing); as a normal user, yourself
   --dir DIR     where the scratch dir (rootfs, stores, logs) goes (default /dev/shm when
                 it is a tmpfs, else \$TMPDIR or /tmp)
+  --json FILE   also write the summary as JSON (bench/run.sh reads it): per backend, each
+                row's runs in bit/s
 EOF
 }
 
-RUNS=${RUNS:-3} TIME=${TIME:-5} BENCH_USER=nsbox-bench DIR=
+RUNS=${RUNS:-3} TIME=${TIME:-5} BENCH_USER=nsbox-bench DIR= JSON=
 while (($#)); do
 	case $1 in
 	--quick) RUNS=1 TIME=2 ;;
@@ -27,6 +29,7 @@ while (($#)); do
 	--time) TIME=${2:?--time needs a number of seconds} && shift ;;
 	--user) BENCH_USER=${2:?--user needs a name} && shift ;;
 	--dir) DIR=${2:?--dir needs a directory} && shift ;;
+	--json) JSON=${2:?--json needs a file} && shift ;;
 	-h | --help) usage && exit 0 ;;
 	*) usage >&2 && exit 2 ;;
 	esac
@@ -111,6 +114,7 @@ cleanup() {
 	fi
 	chmod -R u+rwX "$W" 2>/dev/null
 	rm -rf "$W"
+	bench_remove_user
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -420,3 +424,17 @@ echo "each cell: the median of $RUNS run(s) of $TIME s (lowest-highest run); nsb
 echo "target: nsbox >= 0.95x its floor for every backend"
 ((${#results[@]})) || results=("no backend has both rows")
 echo "result: $(printf '%s; ' "${results[@]}" | sed 's/; $//')"
+
+# For bench/run.sh: every run's bits per second, per backend and row (empty when not run).
+if [[ -n $JSON ]]; then
+	for b in slirp4netns pasta bridge; do
+		for row in floor nsbox; do
+			printf '%s\t%s\t%s\n' "$b" "$row" "${vals[$b.$row]:-}"
+		done
+	done | jq -R -s --argjson runs "$RUNS" --argjson time "$TIME" '
+		{runs: $runs, seconds: $time, unit: "bit/s",
+		 backends: (split("\n") | map(select(length > 0) | split("\t")
+			| {backend: .[0], row: .[1], values: (.[2] | split(" ") | map(select(length > 0) | tonumber))})
+			| group_by(.backend) | map({key: .[0].backend, value: (map({key: .row, value: .values}) | from_entries)})
+			| from_entries)}' >"$JSON"
+fi

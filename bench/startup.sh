@@ -15,10 +15,12 @@ Usage: bench/startup.sh [--quick] [--runs N] [--warmup N] [--user NAME] [--dir D
                 created with useradd if missing); as a normal user, yourself
   --dir DIR     where the scratch dir (store, rootfs, bundles) goes (default /dev/shm
                 when it is a tmpfs, else \$TMPDIR or /tmp); a disk dir measures the disk too
+  --json FILE   also write hyperfine's results as JSON (bench/run.sh reads it): {rootless:
+                [...], limits: [...], skipped: [...]}, times in seconds
 EOF
 }
 
-RUNS=${RUNS:-100} WARMUP=${WARMUP:-10} BENCH_USER=nsbox-bench DIR=
+RUNS=${RUNS:-100} WARMUP=${WARMUP:-10} BENCH_USER=nsbox-bench DIR= JSON=
 while (($#)); do
 	case $1 in
 	--quick) RUNS=20 WARMUP=3 ;;
@@ -26,6 +28,7 @@ while (($#)); do
 	--warmup) WARMUP=${2:?--warmup needs a number} && shift ;;
 	--user) BENCH_USER=${2:?--user needs a name} && shift ;;
 	--dir) DIR=${2:?--dir needs a directory} && shift ;;
+	--json) JSON=${2:?--json needs a file} && shift ;;
 	-h | --help) usage && exit 0 ;;
 	*) usage >&2 && exit 2 ;;
 	esac
@@ -58,8 +61,18 @@ bench_scratch startup.sh nsbox-bench
 CTR_ID="nsbox-bench" # one fixed id, see the crun row
 as_user() { "${RUN_AS[@]}" "$@"; }
 in_bench() { "${HIDE_V2[@]}" "${RUN_AS[@]}" "$@"; }
+# For bench/run.sh: hyperfine's results of both runs and the rows skipped, written on the
+# way out whatever part was reached.
+export_json() {
+	printf '%s\n' "${skipped[@]}" | jq -R -s \
+		--slurpfile hf <(cat "$W/hf.json" 2>/dev/null || echo '{"results": []}') \
+		--slurpfile lim <(cat "$W/lim.json" 2>/dev/null || echo '{"results": []}') \
+		'{rootless: $hf[0].results, limits: $lim[0].results, skipped: split("\n") | map(select(length > 0))}' >"$JSON"
+}
+skipped=()
 cleanup() {
 	set +e
+	[[ -n $JSON ]] && export_json
 	if [[ -x $W/nsbox ]]; then # containers left by an interrupted run, then the image
 		as_user "$W/nsbox" --root "$W/store" ps -aq 2>/dev/null | while read -r id; do
 			as_user "$W/nsbox" --root "$W/store" rm -f "$id" >/dev/null 2>&1
@@ -71,6 +84,7 @@ cleanup() {
 	done
 	chmod -R u+rwX "$W" 2>/dev/null # overlay leaves mode-0 work dirs behind
 	rm -rf "$W"
+	bench_remove_user
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -93,7 +107,7 @@ as_user mkdir "$W/rootfs" "$W/bundle" "$W/crun" "$W/runc"
 as_user tar -xf "$repo/out/busybox.tar" -C "$W/rootfs"
 as_user "$W/nsbox" --root "$W/store" image import "$repo/out/busybox.tar" busybox >/dev/null
 
-names=() cmds=() skipped=()
+names=() cmds=()
 # add NAME CMD: keep the row if one run succeeds where hyperfine will run it, else say why.
 add() {
 	# shellcheck disable=SC2086 # split like hyperfine -N splits it

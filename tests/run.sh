@@ -29,6 +29,8 @@ cp out/nsbox out/nsbox-init out/nsbox-net out/busybox.tar out/unit-tests out/den
   out/pidfd-exec out/netpeer out/net-unit-tests out/sysprobe "$stage/out/"
 cp -r tests "$stage/tests"
 [ -d bench ] && cp -r bench "$stage/bench"
+# The Debian image of the benchmark tests (made by ./build.sh test), read where it is.
+[ -f out/debian.tar ] && NSBOX_TEST_DEBIAN=$(realpath out/debian.tar) && export NSBOX_TEST_DEBIAN
 # Fixtures only root can make: a tarball holding a device node.
 if [ "$(id -u)" -eq 0 ]; then
   mkdir -p "$stage/tests/fixtures" "$stage/devroot/bin"

@@ -12,7 +12,7 @@ say() { printf 'debian-image: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
 SUITE=bookworm
-PACKAGES=(sysbench)
+PACKAGES=(sysbench procps iproute2)
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
