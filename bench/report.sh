@@ -33,6 +33,7 @@ q() { jq -r "$@" "$S"; }
 fmt() { awk -v v="$1" -v d="${2:-1}" 'BEGIN { if (v == "" || v == "null") print "-"; else printf "%.*f\n", d, v }'; }
 
 # --- Plots ------------------------------------------------------------------------------
+rm -f "$R"/*.png "$R"/*.dat
 # sysbench.png: per workload, each environment's median over the host's (1.0 = host), with
 # the lowest and highest repetition as error bars.
 dat=$R/sysbench.dat
@@ -76,7 +77,8 @@ set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2 lc rgb "black"
 plot $(IFS=,; echo "${cols[*]}")
 EOF
 }
-[[ $(wc -l <"$dat") -gt 1 ]] && ((${#present[@]})) && plot_sysbench
+# Only with a host row to relate to and at least one number.
+if [[ " ${present[*]} " == *" host "* ]] && grep -q $'\t[0-9]' "$dat"; then plot_sysbench; fi
 
 # startup.png: median start-up of each environment, ms, log scale.
 sdat=$R/startup.dat
@@ -146,7 +148,7 @@ repetition, so drift between repetitions cancels out. Higher is better in every 
 
 ## sysbench
 
-![sysbench relative to the host]($REL/sysbench.png)
+$([[ -f $R/sysbench.png ]] && echo "![sysbench relative to the host]($REL/sysbench.png)")
 
 | workload | $(for e in "${present[@]}"; do printf '%s | ' "${LABEL[$e]}"; done)
 |---|$(for e in "${present[@]}"; do printf -- '---|'; done)
