@@ -11,7 +11,8 @@ usage() {
 	cat <<EOF
 Usage: bench/run.sh [--quick] [--only LIST] [--reps N] [--time S] [--results DIR]
                     [--report FILE] [--image TAR] [--dir DIR] [--user NAME] [--setup-only]
-  --quick        a short session (under 3 minutes): 1 s per workload, 256M fileio, 2G memory,
+  --quick        a short session (about 3 minutes with every environment, under 2 with
+                 --only nsbox,host): 1 s per workload, 64M fileio,
                  start-up and network in their quick modes; results in bench/results/DATE-quick
   --only LIST    environments, comma-separated: host, nsbox (all three nsbox rows), nsbox-rl,
                  nsbox-dir, nsbox-root, docker, lxc, podman (default: all)
@@ -52,7 +53,7 @@ die() { echo "run.sh: $*" >&2; exit 1; }
 [[ $REPS =~ ^[1-9][0-9]*$ ]] || die "--reps needs a number"
 : "${TIME:=$((QUICK ? 1 : 10))}"
 [[ $TIME =~ ^[1-9][0-9]*$ ]] || die "--time needs a number of seconds"
-FILEIO_SIZE=$((QUICK ? 256 : 2048))M MEMORY_SIZE=10G
+FILEIO_SIZE=$((QUICK ? 64 : 2048))M MEMORY_SIZE=10G
 stamp=$(date +%F)
 ((QUICK)) && stamp+=-quick
 : "${RESULTS:=$REPO/bench/results/$stamp}"
@@ -271,7 +272,7 @@ if ((!SETUP_ONLY)); then
 		"$(fn "$e")_start"
 		[[ -n $START ]] && hf+=(-n "$e" "$START")
 	done
-	runs=$((QUICK ? 10 : 50)) warm=$((QUICK ? 2 : 5))
+	runs=$((QUICK ? 5 : 50)) warm=$((QUICK ? 1 : 5))
 	log "start-up: hyperfine, $runs runs per environment"
 	hyperfine -N --style basic --warmup "$warm" --runs "$runs" --export-json "$RESULTS/startup-envs.json" \
 		"${hf[@]}" >"$RESULTS/raw/startup-envs.txt" 2>&1 || log "start-up: hyperfine failed (raw/startup-envs.txt)"
@@ -293,7 +294,8 @@ if ((!SETUP_ONLY)) && [[ -n ${WANT[nsbox-rl]:-} ]]; then
 	"$REPO/bench/startup.sh" "${q[@]}" --user "$BENCH_USER" --json "$RESULTS/startup.json" \
 		>"$RESULTS/raw/startup.txt" 2>&1 || log "bench/startup.sh failed (raw/startup.txt)"
 	log "network: bench/network.sh ${q[*]}"
-	"$REPO/bench/network.sh" "${q[@]}" --user "$BENCH_USER" --json "$RESULTS/network.json" \
+	# --quick with 1 s runs: the quick session stays under 3 minutes with every environment.
+	"$REPO/bench/network.sh" "${q[@]}" ${q:+--time 1} --user "$BENCH_USER" --json "$RESULTS/network.json" \
 		>"$RESULTS/raw/network.txt" 2>&1 || log "bench/network.sh failed (raw/network.txt)"
 fi
 
