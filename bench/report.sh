@@ -196,14 +196,12 @@ EOF
 		echo
 		echo "| environment | median | mean ± σ | min - max | vs floor |"
 		echo "|---|---|---|---|---|"
+		# Seconds to milliseconds with two decimals, in one awk for the whole table.
 		q '(.startup.environments | map(select(.command == "floor")) | first | .median) as $f
-			| .startup.environments[] | [.command, .median, .mean, .stddev, .min, .max, (if $f then .median / $f else null end)] | @tsv' |
-			while IFS=$'\t' read -r name md mn sd lo hi r; do
-				printf '| %s | %s ms | %s ± %s ms | %s - %s ms | %s |\n' "${LABEL[$name]:-$name}" \
-					"$(fmt "$(awk -v x="$md" 'BEGIN{print x*1000}')" 2)" "$(fmt "$(awk -v x="$mn" 'BEGIN{print x*1000}')" 2)" \
-					"$(fmt "$(awk -v x="$sd" 'BEGIN{print x*1000}')" 2)" "$(fmt "$(awk -v x="$lo" 'BEGIN{print x*1000}')" 2)" \
-					"$(fmt "$(awk -v x="$hi" 'BEGIN{print x*1000}')" 2)" "$(fmt "$r" 2)x"
-			done
+			| .startup.environments[] | [.command, .median, .mean, .stddev, .min, .max, (if $f then .median / $f else 0 end)] | @tsv' |
+			while IFS=$'\t' read -r name rest; do printf '%s\t%s\n' "${LABEL[$name]:-$name}" "$rest"; done |
+			awk -F'\t' '{ printf "| %s | %.2f ms | %.2f ± %.2f ms | %.2f - %.2f ms | %.2fx |\n",
+				$1, $2 * 1e3, $3 * 1e3, $4 * 1e3, $5 * 1e3, $6 * 1e3, $7 }'
 	else
 		echo "Not measured in this run."
 	fi

@@ -13,20 +13,20 @@ ROOTDIR[nsbox-dir]=/var/tmp BINDDIR[nsbox-dir]=/data
 ROOTDIR[nsbox-root]=/var/tmp BINDDIR[nsbox-root]=/data
 NSBOX_SEQ=0
 
-# nsbox_kept [AS...] -- NSBOX-ARGS...: runs a named container, removes it, returns its status.
+# nsbox_kept AS STORE RUN-ARGS...: runs a named container of STORE through AS (as_user or
+# command), removes it, returns its status.
 nsbox_kept() {
-	local as=() rc=0 name=bench-$$-$((NSBOX_SEQ += 1))
-	while [[ $1 != -- ]]; do as+=("$1") && shift; done
-	shift
-	"${as[@]}" "$NSBOX" "${@:1:2}" run --name "$name" "${@:3}" || rc=$?
-	"${as[@]}" "$NSBOX" "${@:1:2}" rm -f "$name" >/dev/null 2>&1 || true
+	local as=$1 store=$2 rc=0 name=bench-$$-$((NSBOX_SEQ += 1))
+	shift 2
+	"$as" "$NSBOX" --root "$store" run --name "$name" "$@" || rc=$?
+	"$as" "$NSBOX" --root "$store" rm -f "$name" >/dev/null 2>&1 || true
 	return "$rc"
 }
 
 # The bench user's store and ROOTFS are run.sh's: they also serve the floor.
 nsbox_rl_setup() { chown "$BENCH_USER": "$DATA/nsbox-rl" 2>/dev/null || [[ -O $DATA/nsbox-rl ]]; }
 nsbox_rl_exec() {
-	nsbox_kept as_user -- --root "$USTORE" --network none -v "$DATA/nsbox-rl:/data" \
+	nsbox_kept as_user "$USTORE" --network none -v "$DATA/nsbox-rl:/data" \
 		debian:bench sh -c "$1"
 }
 nsbox_rl_exec_rm() {
@@ -38,7 +38,7 @@ nsbox_rl_teardown() { :; }
 
 nsbox_dir_setup() { chown "$BENCH_USER": "$DATA/nsbox-dir" 2>/dev/null || [[ -O $DATA/nsbox-dir ]]; }
 nsbox_dir_exec() {
-	nsbox_kept as_user -- --root "$USTORE" --network none -v "$DATA/nsbox-dir:/data" \
+	nsbox_kept as_user "$USTORE" --network none -v "$DATA/nsbox-dir:/data" \
 		--rootfs "$ROOTFS" sh -c "$1"
 }
 nsbox_dir_start() { START="${RUN_AS[*]} $NSBOX --root $USTORE run --rm --network none --rootfs $ROOTFS true"; }
@@ -49,7 +49,7 @@ nsbox_root_setup() {
 	"$NSBOX" --root "$W/store-root" image import "$IMAGE" debian:bench >/dev/null
 }
 nsbox_root_exec() {
-	nsbox_kept -- --root "$W/store-root" --network none -v "$DATA/nsbox-root:/data" \
+	nsbox_kept command "$W/store-root" --network none -v "$DATA/nsbox-root:/data" \
 		debian:bench sh -c "$1"
 }
 nsbox_root_start() { START="$NSBOX --root $W/store-root run --rm --network none debian:bench true"; }
